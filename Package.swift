@@ -1,0 +1,108 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Deepseek",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "DeepseekCore", targets: ["DeepseekCore"]),
+        .library(name: "DeepseekTracing", targets: ["DeepseekTracing"]),
+        .library(name: "DeepseekTensor", targets: ["DeepseekTensor"]),
+        .library(name: "DeepseekKernelsBLAS", targets: ["DeepseekKernelsBLAS"]),
+        .library(name: "DeepseekKernelsOpenCL", targets: ["DeepseekKernelsOpenCL"]),
+        .library(name: "DeepseekONNX", targets: ["DeepseekONNX"]),
+        .executable(name: "deepseek", targets: ["deepseek"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Layer 0: C shims.
+        .target(
+            name: "CDeepseekLinux",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        .target(
+            name: "CDeepseekBLAS",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        .target(
+            name: "CDeepseekOpenCL",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        .target(
+            name: "CDeepseekVerbs",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+
+        // Layer 1.
+        .target(name: "DeepseekCore", swiftSettings: swiftSettings),
+        .target(name: "DeepseekTracing", dependencies: ["DeepseekCore"], swiftSettings: swiftSettings),
+
+        // Layer 2.
+        .target(name: "DeepseekTensor", dependencies: ["DeepseekCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "DeepseekKernelsBLAS",
+            dependencies: ["DeepseekTensor", "CDeepseekBLAS"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DeepseekKernelsOpenCL",
+            dependencies: ["DeepseekTensor", "CDeepseekOpenCL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "DeepseekONNX", dependencies: ["DeepseekTensor"], swiftSettings: swiftSettings),
+
+        // Composition root: the CLI.
+        .executableTarget(
+            name: "deepseek",
+            dependencies: [
+                "DeepseekCore", "DeepseekTensor", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL",
+                "DeepseekONNX", "CDeepseekLinux", "CDeepseekVerbs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/deepseek",
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests.
+        .target(
+            name: "DeepseekTestSupport",
+            dependencies: ["DeepseekTensor"],
+            path: "Tests/DeepseekTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "DeepseekCoreTests", dependencies: ["DeepseekCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "DeepseekTracingTests", dependencies: ["DeepseekTracing"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DeepseekTensorTests",
+            dependencies: ["DeepseekTensor", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekKernelsBLASTests",
+            dependencies: ["DeepseekKernelsBLAS", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekKernelsOpenCLTests",
+            dependencies: ["DeepseekKernelsOpenCL", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekONNXTests",
+            dependencies: ["DeepseekONNX", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekCLITests",
+            dependencies: ["deepseek"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

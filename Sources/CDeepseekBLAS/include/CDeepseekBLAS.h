@@ -1,0 +1,1 @@
+int CDeepseekBLAS_placeholder(void);

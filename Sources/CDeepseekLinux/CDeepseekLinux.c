@@ -1,0 +1,2 @@
+#include "CDeepseekLinux.h"
+int CDeepseekLinux_placeholder(void) { return 0; }

@@ -1,0 +1,1 @@
+int CDeepseekLinux_placeholder(void);

@@ -1,0 +1,1 @@
+int CDeepseekOpenCL_placeholder(void);

@@ -1,0 +1,2 @@
+#include "CDeepseekVerbs.h"
+int CDeepseekVerbs_placeholder(void) { return 0; }

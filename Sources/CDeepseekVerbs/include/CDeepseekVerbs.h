@@ -1,0 +1,1 @@
+int CDeepseekVerbs_placeholder(void);
