@@ -106,11 +106,13 @@ extension Tensor {
     public static func - (a: Tensor, b: Double) throws -> Tensor { try a.binary(.sub, a.scalarOperand(b)) }
     public static func * (a: Tensor, b: Double) throws -> Tensor { try a.binary(.mul, a.scalarOperand(b)) }
     public static func / (a: Tensor, b: Double) throws -> Tensor { try a.binary(.div, a.scalarOperand(b)) }
-    public static func + (a: Double, b: Tensor) throws -> Tensor { try b.scalarOperand(a).binary(.add, b) }
-    public static func - (a: Double, b: Tensor) throws -> Tensor { try b.scalarOperand(a).binary(.sub, b) }
-    public static func * (a: Double, b: Tensor) throws -> Tensor { try b.scalarOperand(a).binary(.mul, b) }
-    public static func / (a: Double, b: Tensor) throws -> Tensor { try b.scalarOperand(a).binary(.div, b) }
     public static prefix func - (a: Tensor) throws -> Tensor { try a.neg() }
+
+    /// `value - self`, for a scalar on the left (an operator would slow type-checking of every
+    /// numeric expression in files that import this module).
+    public func subtracted(from value: Double) throws -> Tensor { try scalarOperand(value).binary(.sub, self) }
+    /// `value / self`, for a scalar on the left.
+    public func divided(into value: Double) throws -> Tensor { try scalarOperand(value).binary(.div, self) }
 
     /// Elements of `a` where this bool tensor is true, of `b` elsewhere (all three broadcast).
     public func `where`(_ a: Tensor, _ b: Tensor) throws -> Tensor {

@@ -176,6 +176,9 @@ extension Tensor {
         }
         let a = try shape.normalizedAxis(axis, op: "gather")
         let n = shape[a]
+        if isMeta || indices.isMeta {
+            return try KernelBackends.current.gather(self, indices: indices, axis: a)
+        }
         let values = try indices.scalars(as: Int64.self)
         var fixed = values
         var changed = false
@@ -210,6 +213,7 @@ extension Tensor {
         guard p >= 0 && p < 1 else {
             throw TensorError(.invalidArgument, "dropout: probability must be in [0, 1), got \(p)")
         }
+        if isMeta { return (try self * Tensor.meta(shape, dtype: dtype), Tensor.meta(shape, dtype: dtype)) }
         var mask = try Tensor.empty(shape, dtype: dtype, op: "dropout")
         let scale = 1 / (1 - p)
         let keep = Float(1 - p)
@@ -239,7 +243,7 @@ extension Tensor {
             throw TensorError(.invalidArgument, "crossEntropy: labelSmoothing must be in [0, 1], got \(labelSmoothing)")
         }
         let classes = shape[1]
-        let labelValues = try labels.scalars(as: Int64.self)
+        let labelValues = labels.isMeta ? [] : try labels.scalars(as: Int64.self)
         if let bad = labelValues.firstIndex(where: { $0 < 0 || $0 >= Int64(classes) }) {
             throw TensorError(
                 .indexOutOfRange, "crossEntropy: label \(labelValues[bad]) at position \(bad) is outside 0..<\(classes) classes")
