@@ -188,13 +188,19 @@ public struct WireReader: Sendable {
     }
 
     /// Reads any `WireCodable` value.
-    public mutating func read<T: WireCodable>(_ type: T.Type = T.self) throws -> T { try T(from: &self) }
+    public mutating func read<T: WireCodable>(_ type: T.Type = T.self) throws -> T { try T.decode(from: &self) }
 }
 
 /// A type with a compact binary encoding for messages between actors.
+///
+/// Decoding is a static function rather than an initialiser so that distributed actors can conform:
+/// decoding an actor reference resolves an existing actor instead of creating one. Actors implement
+/// `encode(to:)` as `nonisolated`.
 public protocol WireCodable: Sendable {
+    /// Appends this value's encoding.
     func encode(to writer: inout WireWriter)
-    init(from reader: inout WireReader) throws
+    /// Reads a value, throwing `WireError` (or a domain error) on bad input.
+    static func decode(from reader: inout WireReader) throws -> Self
 }
 
 extension WireCodable {
@@ -208,7 +214,7 @@ extension WireCodable {
     /// Decodes a value that must use all of `bytes`.
     public init(wireBytes bytes: [UInt8]) throws {
         var r = WireReader(bytes)
-        self = try Self(from: &r)
+        self = try Self.decode(from: &r)
         guard r.isAtEnd else {
             throw WireError(.malformed, "\(r.remaining) bytes left over after decoding \(Self.self)", offset: r.offset)
         }

@@ -19,11 +19,11 @@ private struct Sample: WireCodable, Equatable {
         self.weights = weights
     }
 
-    init(from r: inout WireReader) throws {
-        id = try r.readVarint()
-        name = try r.readString()
+    static func decode(from r: inout WireReader) throws -> Sample {
+        let id = try r.readVarint()
+        let name = try r.readString()
         let n = try r.readLength("weight count")
-        weights = try (0..<n).map { _ in try r.readFloat() }
+        return Sample(id: id, name: name, weights: try (0..<n).map { _ in try r.readFloat() })
     }
 }
 
