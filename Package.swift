@@ -1,9 +1,10 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("ExistentialAny"),
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(
@@ -16,6 +17,7 @@ let package = Package(
         .library(name: "DeepseekKernelsBLAS", targets: ["DeepseekKernelsBLAS"]),
         .library(name: "DeepseekKernelsOpenCL", targets: ["DeepseekKernelsOpenCL"]),
         .library(name: "DeepseekONNX", targets: ["DeepseekONNX"]),
+        .library(name: "DeepseekActors", targets: ["DeepseekActors"]),
         .executable(name: "deepseek", targets: ["deepseek"]),
     ],
     dependencies: [
@@ -25,7 +27,7 @@ let package = Package(
         // Layer 0: C shims.
         .target(
             name: "CDeepseekLinux",
-            linkerSettings: [.linkedLibrary("dl")]
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("uring")]
         ),
         .target(
             name: "CDeepseekBLAS",
@@ -57,6 +59,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "DeepseekONNX", dependencies: ["DeepseekTensor"], swiftSettings: swiftSettings),
+
+        // Layer 4.
+        .target(name: "DeepseekActors", dependencies: ["DeepseekCore", "DeepseekTracing"], swiftSettings: swiftSettings),
 
         // Composition root: the CLI.
         .executableTarget(
@@ -99,6 +104,7 @@ let package = Package(
             dependencies: ["DeepseekONNX", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL", "DeepseekTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "DeepseekActorsTests", dependencies: ["DeepseekActors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DeepseekCLITests",
             dependencies: ["deepseek"],

@@ -12,6 +12,7 @@ declare -A allowed=(
   [DeepseekKernelsBLAS]="DeepseekCore DeepseekTensor CDeepseekBLAS"
   [DeepseekKernelsOpenCL]="DeepseekCore DeepseekTensor CDeepseekOpenCL"
   [DeepseekONNX]="DeepseekCore DeepseekTensor"
+  [DeepseekActors]="DeepseekCore DeepseekTracing"
 )
 
 project_modules=$(ls Sources; echo deepseek)

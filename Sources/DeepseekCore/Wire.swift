@@ -86,7 +86,7 @@ public struct WireWriter: Sendable {
     }
 
     /// Writes any `WireCodable` value.
-    public mutating func write(_ value: some WireCodable) { value.encode(to: &self) }
+    public mutating func encode(_ value: some WireCodable) { value.encode(to: &self) }
 }
 
 /// Reads values written by `WireWriter`, throwing `WireError` (with the byte offset) on
@@ -188,7 +188,7 @@ public struct WireReader: Sendable {
     }
 
     /// Reads any `WireCodable` value.
-    public mutating func read<T: WireCodable>(_ type: T.Type = T.self) throws -> T { try T.decode(from: &self) }
+    public mutating func decode<T: WireCodable>(_ type: T.Type = T.self) throws -> T { try T.decode(from: &self) }
 }
 
 /// A type with a compact binary encoding for messages between actors.

@@ -1,0 +1,167 @@
+public import DeepseekCore
+public import Distributed
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Configuration of an actor system.
+public struct ActorSystemSettings: Sendable {
+    /// How long a call waits for its reply unless the caller sets `DeepseekActorSystem.callTimeout`.
+    public var defaultCallTimeout: Duration
+    /// Types allowed on the wire by name.
+    public var registry: WireTypeRegistry
+    /// Runs call timeouts; tests inject a virtual-time scheduler.
+    public var scheduler: any CallScheduler
+
+    public init(
+        defaultCallTimeout: Duration = .seconds(30), registry: WireTypeRegistry = WireTypeRegistry(),
+        scheduler: any CallScheduler = ThreadCallScheduler.shared
+    ) {
+        self.defaultCallTimeout = defaultCallTimeout
+        self.registry = registry
+        self.scheduler = scheduler
+    }
+}
+
+/// The distributed actor system every Deepseek actor lives in.
+///
+/// One system serves one node. It assigns actor addresses, keeps the node's local actors,
+/// turns calls on remote actors into `CallEnvelope`s sent through its `Transport`, runs calls
+/// that arrive, and matches replies to waiting callers, each with a timeout. Calls on actors of
+/// the same system never leave the process and are not serialized; across an in-process
+/// transport arguments are handed over as values.
+///
+/// ```swift
+/// let network = InProcessNetwork()
+/// let a = DeepseekActorSystem(transport: network.transport(for: NodeID(0)))
+/// let b = DeepseekActorSystem(transport: network.transport(for: NodeID(1)))
+/// try await a.start(); try await b.start()
+/// let echo = Echo(actorSystem: b)
+/// let remote = try Echo.resolve(id: echo.id, using: a)
+/// try await remote.say("hi")          // a → b through the transport
+/// ```
+public final class DeepseekActorSystem: DistributedActorSystem, TransportReceiver {
+    public typealias ActorID = ActorAddress
+    public typealias InvocationEncoder = DeepseekInvocationEncoder
+    public typealias InvocationDecoder = DeepseekInvocationDecoder
+    public typealias ResultHandler = DeepseekResultHandler
+    public typealias SerializationRequirement = any WireCodable
+
+    /// The system decoding the current message (used to resolve actor references in arguments).
+    @TaskLocal public static var current: DeepseekActorSystem?
+    /// A per-task override of the call timeout.
+    @TaskLocal public static var callTimeout: Duration?
+    @TaskLocal static var pendingPath: String?
+
+    public let node: NodeID
+    public let transport: any Transport
+    public let settings: ActorSystemSettings
+    let state = Mutex(State())
+    let incarnationBase: UInt64
+
+    struct WeakActor: @unchecked Sendable {
+        weak var actor: (any DistributedActor)?
+    }
+
+    enum PendingCall {
+        case sending(node: NodeID, timer: ScheduledAction?)
+        case waiting(CheckedContinuation<ReplyEnvelope.Outcome, any Error>, node: NodeID, timer: ScheduledAction?)
+        case arrived(Result<ReplyEnvelope.Outcome, any Error>)
+    }
+
+    struct State: ~Copyable {
+        var actors: [ActorAddress: WeakActor] = [:]
+        var nextPathNumber: UInt64 = 0
+        var nextIncarnation: UInt64 = 0
+        var pending: [UInt64: PendingCall] = [:]
+        var nextCallID: UInt64 = 1
+        var peers: Set<NodeID> = []
+        var watches = WatchTable()
+        var receptionist = ReceptionistTable()
+        var isShutDown = false
+    }
+
+    /// Creates the system for `transport.localNode`. Call `start()` before use.
+    public init(transport: any Transport, settings: ActorSystemSettings = .init()) {
+        self.transport = transport
+        self.node = transport.localNode
+        self.settings = settings
+        // Incarnations start from the wall clock so a restarted node does not reuse old ones.
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        self.incarnationBase = UInt64(ts.tv_sec) << 20
+    }
+
+    /// Starts receiving messages.
+    public func start() async throws {
+        try await transport.start(receiver: self)
+    }
+
+    // MARK: Identity
+
+    /// Creates an actor whose address has the given path instead of a generated one.
+    ///
+    /// ```swift
+    /// let shard = DeepseekActorSystem.withPath("params/shard-3") { ParameterShard(actorSystem: system) }
+    /// ```
+    public static func withPath<T>(_ path: String, _ make: () throws -> T) rethrows -> T {
+        try $pendingPath.withValue(path, operation: make)
+    }
+
+    public func assignID<Act: DistributedActor>(_ actorType: Act.Type) -> ActorAddress where Act.ID == ActorAddress {
+        state.withLock { s in
+            let path: String
+            if let requested = Self.pendingPath {
+                path = requested
+            } else {
+                path = "\(Act.self)-\(s.nextPathNumber)"
+                s.nextPathNumber += 1
+            }
+            s.nextIncarnation += 1
+            return ActorAddress(node: node, path: path, incarnation: incarnationBase + s.nextIncarnation)
+        }
+    }
+
+    public func actorReady<Act: DistributedActor>(_ actor: Act) where Act.ID == ActorAddress {
+        state.withLock { $0.actors[actor.id] = WeakActor(actor: actor) }
+    }
+
+    public func resignID(_ id: ActorAddress) {
+        let (localWatchers, remoteWatchers, peers) = state.withLock { s in
+            s.actors[id] = nil
+            let removedKeys = s.receptionist.remove(actor: id)
+            return (s.watches.takeLocal(for: id), s.watches.takeRemote(for: id), removedKeys ? s.peers : [])
+        }
+        for w in localWatchers { w(id, "actor stopped") }
+        let transport = self.transport
+        if !remoteWatchers.isEmpty || !peers.isEmpty {
+            Task {
+                for n in remoteWatchers { try? await transport.send(.system(.terminated(actor: id)), to: n) }
+                for n in peers where !remoteWatchers.contains(n) {
+                    try? await transport.send(.system(.deregistered(actor: id)), to: n)
+                }
+            }
+        }
+    }
+
+    public func resolve<Act: DistributedActor>(id: ActorAddress, as actorType: Act.Type) throws -> Act?
+    where Act.ID == ActorAddress {
+        guard id.node == node else { return nil }  // a remote proxy
+        guard let local = state.withLock({ $0.actors[id]?.actor }) else {
+            throw ActorSystemError(.deadActor, "no actor \(id) lives on \(node); it may have stopped")
+        }
+        guard let typed = local as? Act else {
+            throw ActorSystemError(.deadActor, "actor \(id) is a \(type(of: local)), not a \(Act.self)")
+        }
+        return typed
+    }
+
+    /// The number of live local actors.
+    public var localActorCount: Int { state.withLock { s in s.actors.values.filter { $0.actor != nil }.count } }
+
+    /// The nodes this system currently has connections to.
+    public var connectedPeers: Set<NodeID> { state.withLock { $0.peers } }
+
+    public func makeInvocationEncoder() -> DeepseekInvocationEncoder { DeepseekInvocationEncoder() }
+}
