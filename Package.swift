@@ -22,6 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Layer 0: C shims.
@@ -61,7 +62,11 @@ let package = Package(
         .target(name: "DeepseekONNX", dependencies: ["DeepseekTensor"], swiftSettings: swiftSettings),
 
         // Layer 4.
-        .target(name: "DeepseekActors", dependencies: ["DeepseekCore", "DeepseekTracing"], swiftSettings: swiftSettings),
+        .target(
+            name: "DeepseekActors",
+            dependencies: ["DeepseekCore", "DeepseekTracing", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
 
         // Composition root: the CLI.
         .executableTarget(
