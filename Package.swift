@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "DeepseekKernelsOpenCL", targets: ["DeepseekKernelsOpenCL"]),
         .library(name: "DeepseekONNX", targets: ["DeepseekONNX"]),
         .library(name: "DeepseekActors", targets: ["DeepseekActors"]),
+        .library(name: "DeepseekEmbedded", targets: ["DeepseekEmbedded"]),
         .executable(name: "deepseek", targets: ["deepseek"]),
     ],
     dependencies: [
@@ -68,6 +69,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "DeepseekEmbedded", dependencies: ["DeepseekCore", "DeepseekActors", "DeepseekTracing"],
+            swiftSettings: swiftSettings
+        ),
+
         // Composition root: the CLI.
         .executableTarget(
             name: "deepseek",
@@ -110,6 +116,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DeepseekActorsTests", dependencies: ["DeepseekActors"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DeepseekEmbeddedTests", dependencies: ["DeepseekEmbedded", "DeepseekActors"], swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DeepseekCLITests",
             dependencies: ["deepseek"],

@@ -13,6 +13,7 @@ declare -A allowed=(
   [DeepseekKernelsOpenCL]="DeepseekCore DeepseekTensor CDeepseekOpenCL"
   [DeepseekONNX]="DeepseekCore DeepseekTensor"
   [DeepseekActors]="DeepseekCore DeepseekTracing"
+  [DeepseekEmbedded]="DeepseekCore DeepseekTracing DeepseekActors"
 )
 
 project_modules=$(ls Sources; echo deepseek)

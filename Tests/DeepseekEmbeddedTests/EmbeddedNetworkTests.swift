@@ -1,0 +1,96 @@
+import DeepseekActors
+import DeepseekCore
+import DeepseekEmbedded
+import Distributed
+import Testing
+
+distributed actor Counter {
+    typealias ActorSystem = DeepseekActorSystem
+    var value: Int64 = 0
+    distributed func add(_ n: Int64) -> Int64 {
+        value += n
+        return value
+    }
+}
+
+struct EmbeddedPair {
+    let net = EmbeddedNetwork()
+    let a: DeepseekActorSystem
+    let b: DeepseekActorSystem
+
+    init() async throws {
+        a = DeepseekActorSystem(transport: net.transport(for: NodeID(0)), settings: net.settings(timeout: .seconds(2)))
+        b = DeepseekActorSystem(transport: net.transport(for: NodeID(1)), settings: net.settings(timeout: .seconds(2)))
+        try await a.start()
+        try await b.start()
+    }
+}
+
+@Suite struct EmbeddedNetworkTests {
+    @Test func aCallNeedsItsMessagesDeliveredByTheTest() async throws {
+        let pair = try await EmbeddedPair()
+        let counter = Counter(actorSystem: pair.b)
+        defer { withExtendedLifetime(counter) {} }
+        let remote = try Counter.resolve(id: counter.id, using: pair.a)
+        let call = Task { try await remote.add(5) }
+        // Nothing moves until the test delivers: wait for the call message to be queued.
+        for _ in 0..<1000 where pair.net.inFlight.isEmpty { await Task.yield() }
+        #expect(pair.net.inFlight.count == 1)
+        #expect(pair.net.deliveredCount == 0)
+        try await pair.net.runUntilIdle()
+        #expect(try await call.value == 5)
+        #expect(pair.net.deliveredCount == 2)  // the call and its reply
+        try pair.net.finish()
+    }
+
+    @Test func timeoutsFollowVirtualTime() async throws {
+        let pair = try await EmbeddedPair()
+        let counter = Counter(actorSystem: pair.b)
+        defer { withExtendedLifetime(counter) {} }
+        let remote = try Counter.resolve(id: counter.id, using: pair.a)
+        let call = Task { try await remote.add(1) }
+        for _ in 0..<1000 where pair.net.inFlight.isEmpty { await Task.yield() }
+        #expect(pair.net.drop { _ in true } == 1)
+        pair.net.clock.advance(by: .seconds(1))
+        #expect(pair.net.clock.pendingTimerCount == 1)  // not yet due
+        pair.net.clock.advance(by: .seconds(1))
+        do {
+            _ = try await call.value
+            Issue.record("expected a timeout")
+        } catch let error as ActorSystemError {
+            #expect(error.code == .timeout)
+        }
+        try pair.net.finish()
+    }
+
+    @Test func finishReportsLeftovers() async throws {
+        let pair = try await EmbeddedPair()
+        let counter = Counter(actorSystem: pair.b)
+        defer { withExtendedLifetime(counter) {} }
+        let remote = try Counter.resolve(id: counter.id, using: pair.a)
+        let call = Task { try await remote.add(1) }
+        for _ in 0..<1000 where pair.net.inFlight.isEmpty { await Task.yield() }
+        #expect(throws: EmbeddedNetwork.Leftovers.self) { try pair.net.finish() }
+        try await pair.net.runUntilIdle()
+        _ = try await call.value
+        try pair.net.finish()
+    }
+
+    @Test func aPartitionFailsCallsToTheCutOffNode() async throws {
+        let pair = try await EmbeddedPair()
+        let counter = Counter(actorSystem: pair.b)
+        defer { withExtendedLifetime(counter) {} }
+        let remote = try Counter.resolve(id: counter.id, using: pair.a)
+        let call = Task { try await remote.add(1) }
+        for _ in 0..<1000 where pair.net.inFlight.isEmpty { await Task.yield() }
+        pair.net.partition(NodeID(1))
+        do {
+            _ = try await call.value
+            Issue.record("expected a failure")
+        } catch let error as ActorSystemError {
+            #expect(error.code == .nodeUnreachable)
+        }
+        #expect(pair.a.connectedPeers.isEmpty)
+        try pair.net.finish()
+    }
+}
