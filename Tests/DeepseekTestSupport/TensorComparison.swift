@@ -1,4 +1,4 @@
-public import DeepseekCore
+import DeepseekCore
 public import DeepseekTensor
 public import Testing
 
