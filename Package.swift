@@ -89,7 +89,7 @@ let package = Package(
         // Tests.
         .target(
             name: "DeepseekTestSupport",
-            dependencies: ["DeepseekTensor"],
+            dependencies: ["DeepseekTensor", "DeepseekActors"],
             path: "Tests/DeepseekTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -115,9 +115,12 @@ let package = Package(
             dependencies: ["DeepseekONNX", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL", "DeepseekTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DeepseekActorsTests", dependencies: ["DeepseekActors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "DeepseekEmbeddedTests", dependencies: ["DeepseekEmbedded", "DeepseekActors"], swiftSettings: swiftSettings
+            name: "DeepseekActorsTests", dependencies: ["DeepseekActors", "DeepseekTestSupport"], swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekEmbeddedTests", dependencies: ["DeepseekEmbedded", "DeepseekActors", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DeepseekCLITests",
