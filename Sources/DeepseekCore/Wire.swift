@@ -178,6 +178,12 @@ public struct WireReader: Sendable {
         return Array(bytes[offset..<offset + n])
     }
 
+    /// Moves past `n` bytes without copying them.
+    public mutating func skip(_ n: Int) throws(WireError) {
+        try need(n, "skipped bytes")
+        offset += n
+    }
+
     public mutating func readString() throws(WireError) -> String {
         let start = offset
         let raw = try readBytes()

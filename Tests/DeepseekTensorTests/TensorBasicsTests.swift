@@ -116,3 +116,26 @@ import Testing
         #expect(throws: TensorError.self) { try s.normalizedAxes([1, -2], op: "t") }
     }
 }
+
+@Suite struct TensorWireTests {
+    @Test func tensorsRoundTripThroughTheWireFormat() throws {
+        for dtype in DType.allCases {
+            let t = try Tensor.testValues([3, 5], dtype: dtype, seed: 3)
+            let back = try Tensor(wireBytes: t.wireBytes)
+            #expect(back.dtype == dtype && back.shape == [3, 5])
+            #expect(try back.scalarsAsDouble() == t.scalarsAsDouble())
+        }
+        let view = try Tensor.testValues([4, 6]).transposed()
+        #expect(try Tensor(wireBytes: view.wireBytes).scalarsAsDouble() == view.scalarsAsDouble())
+    }
+
+    @Test func corruptTensorMessagesAreRejected() throws {
+        let bytes = try Tensor.testValues([8, 8]).wireBytes
+        for cut in [0, 1, 3, 10, bytes.count - 1] {
+            #expect(throws: (any Error).self) { try Tensor(wireBytes: Array(bytes.prefix(cut))) }
+        }
+        var huge = bytes
+        huge[2] = 0xFF  // first dimension's varint now claims a huge size
+        #expect(throws: (any Error).self) { try Tensor(wireBytes: huge) }
+    }
+}
