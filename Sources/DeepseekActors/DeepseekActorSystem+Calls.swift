@@ -116,6 +116,7 @@ extension DeepseekActorSystem {
     // MARK: Receiving
 
     public func receive(_ message: TransportMessage, from sender: NodeID) {
+        heard(from: sender)
         switch message {
         case .reply(let reply):
             complete(reply.callID, .success(reply.outcome))

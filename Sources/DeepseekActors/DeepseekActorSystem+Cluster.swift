@@ -60,8 +60,10 @@ extension DeepseekActorSystem {
     // MARK: Membership
 
     public func peerConnected(_ peer: NodeID) {
+        let now = settings.clock.now().nanoseconds
         let registrations = state.withLock { s in
             s.peers.insert(peer)
+            s.detector?.add(peer, now: now)
             return s.receptionist.local(on: node)
         }
         guard !registrations.isEmpty else { return }
@@ -76,6 +78,7 @@ extension DeepseekActorSystem {
     public func peerDisconnected(_ peer: NodeID, reason: String) {
         let callbacks = state.withLock { s in
             s.peers.remove(peer)
+            s.detector?.remove(peer)
             s.receptionist.remove(node: peer)
             s.watches.forgetWatcher(peer)
             return s.watches.takeLocal(onNode: peer)
@@ -110,15 +113,70 @@ extension DeepseekActorSystem {
             state.withLock { _ = $0.receptionist.remove(actor: actor) }
         case .leaving:
             peerDisconnected(sender, reason: "left the cluster")
+        case .ping(let n):
+            let transport = self.transport
+            Task { try? await transport.send(.system(.pong(n)), to: sender) }
+        case .pong:
+            break  // `receive` already counted it as hearing from the sender
+        }
+    }
+
+    // MARK: Failure detection
+
+    func scheduleHeartbeat() {
+        guard let interval = settings.failureDetection?.interval else { return }
+        let timer = settings.scheduler.schedule(after: interval) { [weak self] in self?.heartbeat() }
+        let stale = state.withLock { s -> ScheduledAction? in
+            if s.isShutDown { return timer }
+            s.heartbeatTimer = timer
+            return nil
+        }
+        stale?.cancel()
+    }
+
+    func heartbeat() {
+        let now = settings.clock.now().nanoseconds
+        let directives = state.withLock { s -> [FailureDetector.Directive] in
+            guard !s.isShutDown, var d = s.detector else { return [] }
+            let out = d.tick(now: now)
+            s.detector = d
+            return out
+        }
+        let transport = self.transport
+        var pings: [NodeID] = []
+        for directive in directives {
+            switch directive {
+            case .ping(let n): pings.append(n)
+            case .unreachable(let n):
+                let seconds = Double(UInt64(nanoseconds: settings.failureDetection!.deathTimeout)) / 1e9
+                peerDisconnected(n, reason: "no heartbeat answer for \(seconds) s")
+            case .suspect, .recovered: break
+            }
+        }
+        if !pings.isEmpty {
+            Task { for n in pings { try? await transport.send(.system(.ping(now)), to: n) } }
+        }
+        scheduleHeartbeat()
+    }
+
+    func heard(from node: NodeID) {
+        guard settings.failureDetection != nil else { return }
+        let now = settings.clock.now().nanoseconds
+        state.withLock { s in
+            guard var d = s.detector else { return }
+            _ = d.heard(from: node, now: now)
+            s.detector = d
         }
     }
 
     /// Fails waiting calls, tells peers this node is leaving, and closes the transport.
     public func shutdown() async {
-        let (peers, ids) = state.withLock { s -> (Set<NodeID>, [UInt64]) in
+        let (peers, ids, timer) = state.withLock { s -> (Set<NodeID>, [UInt64], ScheduledAction?) in
             s.isShutDown = true
-            return (s.peers, Array(s.pending.keys))
+            defer { s.heartbeatTimer = nil }
+            return (s.peers, Array(s.pending.keys), s.heartbeatTimer)
         }
+        timer?.cancel()
         for id in ids {
             complete(id, .failure(ActorSystemError(.shutDown, "\(node) shut down while the call was in flight")))
         }

@@ -11,16 +11,35 @@ public struct ActorSystemSettings: Sendable {
     public var defaultCallTimeout: Duration
     /// Types allowed on the wire by name.
     public var registry: WireTypeRegistry
-    /// Runs call timeouts; tests inject a virtual-time scheduler.
+    /// Runs call timeouts and heartbeats; tests inject a virtual-time scheduler.
     public var scheduler: any CallScheduler
+    /// The clock heartbeats are measured with (must agree with `scheduler`).
+    public var clock: any DeepseekClock
+    /// Heartbeat failure detection, or `nil` to rely on the transport's disconnect notices alone.
+    public var failureDetection: FailureDetection?
+
+    /// How often peers are probed and how long a silent peer is tolerated.
+    public struct FailureDetection: Sendable {
+        public var interval: Duration
+        public var suspicionTimeout: Duration
+        public var deathTimeout: Duration
+        public init(interval: Duration = .milliseconds(500), suspicionTimeout: Duration = .seconds(2), deathTimeout: Duration = .seconds(5)) {
+            self.interval = interval
+            self.suspicionTimeout = suspicionTimeout
+            self.deathTimeout = deathTimeout
+        }
+    }
 
     public init(
         defaultCallTimeout: Duration = .seconds(30), registry: WireTypeRegistry = WireTypeRegistry(),
-        scheduler: any CallScheduler = ThreadCallScheduler.shared
+        scheduler: any CallScheduler = ThreadCallScheduler.shared, clock: any DeepseekClock = MonotonicClock(),
+        failureDetection: FailureDetection? = nil
     ) {
         self.defaultCallTimeout = defaultCallTimeout
         self.registry = registry
         self.scheduler = scheduler
+        self.clock = clock
+        self.failureDetection = failureDetection
     }
 }
 
@@ -80,6 +99,8 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
         var watches = WatchTable()
         var receptionist = ReceptionistTable()
         var isShutDown = false
+        var detector: FailureDetector?
+        var heartbeatTimer: ScheduledAction?
     }
 
     /// Creates the system for `transport.localNode`. Call `start()` before use.
@@ -95,7 +116,14 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
 
     /// Starts receiving messages.
     public func start() async throws {
+        if let fd = settings.failureDetection {
+            state.withLock {
+                $0.detector = FailureDetector(
+                    suspicionTimeout: UInt64(nanoseconds: fd.suspicionTimeout), deathTimeout: UInt64(nanoseconds: fd.deathTimeout))
+            }
+        }
         try await transport.start(receiver: self)
+        if settings.failureDetection != nil { scheduleHeartbeat() }
     }
 
     // MARK: Identity
@@ -164,4 +192,11 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
     public var connectedPeers: Set<NodeID> { state.withLock { $0.peers } }
 
     public func makeInvocationEncoder() -> DeepseekInvocationEncoder { DeepseekInvocationEncoder() }
+}
+
+extension UInt64 {
+    init(nanoseconds d: Duration) {
+        let (s, atto) = d.components
+        self = UInt64(Swift.max(0, s)) &* 1_000_000_000 &+ UInt64(Swift.max(0, atto / 1_000_000_000))
+    }
 }

@@ -98,6 +98,9 @@ public enum SystemMessage: Sendable, Equatable {
     case deregistered(actor: ActorAddress)
     /// The sender is leaving the cluster on purpose.
     case leaving
+    /// A failure-detector probe, answered with `pong` carrying the same number.
+    case ping(UInt64)
+    case pong(UInt64)
 }
 
 /// Everything a transport carries between actor systems.

@@ -65,6 +65,12 @@ extension TransportMessage: WireCodable {
                 actor.encode(to: &w)
             case .leaving:
                 w.write(UInt8(5))
+            case .ping(let n):
+                w.write(UInt8(6))
+                w.writeVarint(n)
+            case .pong(let n):
+                w.write(UInt8(7))
+                w.writeVarint(n)
             }
         }
     }
@@ -128,6 +134,8 @@ extension TransportMessage: WireCodable {
             case 3: return .system(.registered(key: try name(&r, "receptionist key"), actor: try ActorAddress.decode(from: &r)))
             case 4: return .system(.deregistered(actor: try ActorAddress.decode(from: &r)))
             case 5: return .system(.leaving)
+            case 6: return .system(.ping(try r.readVarint()))
+            case 7: return .system(.pong(try r.readVarint()))
             case let k: throw WireError(.malformed, "unknown system message kind \(k)", offset: kindOffset)
             }
         case let tag:

@@ -41,6 +41,8 @@ public final class EmbeddedNetwork: Sendable {
         var queue: [InFlight] = []
         var delivered = 0
         var partitioned: Set<NodeID> = []
+        var muted: Set<NodeID> = []
+        var discarded = 0
     }
 
     private let state = Mutex(State())
@@ -87,6 +89,10 @@ public final class EmbeddedNetwork: Sendable {
             guard s.receivers[to] != nil, !s.partitioned.contains(to), !s.partitioned.contains(from) else {
                 throw ActorSystemError(.nodeUnreachable, "\(to) is not reachable from \(from) on the embedded network")
             }
+            if s.muted.contains(from) {
+                s.discarded += 1
+                return
+            }
             s.queue.append(InFlight(from: from, to: to, bytes: message.wireBytes))
         }
     }
@@ -121,6 +127,18 @@ public final class EmbeddedNetwork: Sendable {
             if let last = s.queue.popLast() { s.queue.insert(last, at: 0) }
         }
     }
+
+    /// Silently discards everything `node` sends from now on, as from a hung process whose
+    /// connections stay open: only a failure detector can notice.
+    public func mute(_ node: NodeID) {
+        state.withLock { s in
+            s.muted.insert(node)
+            s.queue.removeAll { $0.from == node }
+        }
+    }
+
+    /// Messages discarded because their sender was muted.
+    public var discardedCount: Int { state.withLock { $0.discarded } }
 
     /// Cuts `node` off: sends to and from it fail and its peers learn it is unreachable.
     public func partition(_ node: NodeID) {

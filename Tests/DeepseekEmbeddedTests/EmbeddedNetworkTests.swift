@@ -2,6 +2,7 @@ import DeepseekActors
 import DeepseekCore
 import DeepseekEmbedded
 import Distributed
+import Synchronization
 import Testing
 
 distributed actor Counter {
@@ -93,4 +94,44 @@ struct EmbeddedPair {
         #expect(pair.a.connectedPeers.isEmpty)
         try pair.net.finish()
     }
+}
+
+@Suite struct HeartbeatTests {
+    @Test func aSilentPeerIsDeclaredUnreachableAndItsWatchersTold() async throws {
+        let net = EmbeddedNetwork()
+        var settings = net.settings()
+        settings.failureDetection = .init(interval: .milliseconds(100), suspicionTimeout: .milliseconds(300), deathTimeout: .seconds(1))
+        settings.clock = net.clock
+        let a = DeepseekActorSystem(transport: net.transport(for: NodeID(0)), settings: settings)
+        let b = DeepseekActorSystem(transport: net.transport(for: NodeID(1)), settings: settings)
+        try await a.start()
+        try await b.start()
+        let counter = Counter(actorSystem: b)
+        defer { withExtendedLifetime(counter) {} }
+        let lost = TestBox()
+        await a.watch(counter.id) { _, reason in lost.set(reason) }
+        // While heartbeats flow, nobody is declared dead.
+        for _ in 0..<20 {
+            net.clock.advance(by: .milliseconds(100))
+            try await net.runUntilIdle(quietRounds: 5)
+        }
+        #expect(lost.value == nil)
+        #expect(a.connectedPeers == [NodeID(1)])
+        // Node 1 hangs: what it sends is lost, but no connection closes.
+        net.mute(NodeID(1))
+        for _ in 0..<15 {
+            net.clock.advance(by: .milliseconds(100))
+            try await net.runUntilIdle(quietRounds: 5)
+        }
+        #expect(lost.value?.contains("no heartbeat") == true)
+        #expect(!a.connectedPeers.contains(NodeID(1)))
+        await a.shutdown()
+        await b.shutdown()
+    }
+}
+
+final class TestBox: Sendable {
+    private let stored = Mutex<String?>(nil)
+    func set(_ s: String) { stored.withLock { $0 = s } }
+    var value: String? { stored.withLock { $0 } }
 }

@@ -1,0 +1,57 @@
+import DeepseekActors
+import Testing
+
+@Suite struct FailureDetectorTests {
+    let s: UInt64 = 1_000_000_000
+
+    @Test func silentPeersAreSuspectedThenDeclaredUnreachableOnce() {
+        var d = FailureDetector(suspicionTimeout: 2 * s, deathTimeout: 5 * s)
+        d.add(NodeID(1), now: 0)
+        d.add(NodeID(2), now: 0)
+        #expect(d.tick(now: s) == [.ping(NodeID(1)), .ping(NodeID(2))])
+        _ = d.heard(from: NodeID(1), now: 2 * s)
+        #expect(d.tick(now: 3 * s) == [.ping(NodeID(1)), .suspect(NodeID(2)), .ping(NodeID(2))])
+        #expect(d.tick(now: 6 * s) == [.suspect(NodeID(1)), .ping(NodeID(1)), .unreachable(NodeID(2))])
+        #expect(d.tick(now: 7 * s).contains(.unreachable(NodeID(2))) == false)
+        #expect(d.view[NodeID(2)] == .unreachable)
+    }
+
+    @Test func hearingFromASuspectClearsIt() {
+        var d = FailureDetector(suspicionTimeout: 2 * s, deathTimeout: 5 * s)
+        d.add(NodeID(1), now: 0)
+        _ = d.tick(now: 3 * s)
+        #expect(d.view[NodeID(1)] == .suspected)
+        #expect(d.heard(from: NodeID(1), now: 3 * s) == [.recovered(NodeID(1))])
+        #expect(d.view[NodeID(1)] == .alive)
+    }
+}
+
+@Suite struct LaunchEnvironmentTests {
+    @Test func slurmVariablesGivePlacement() throws {
+        let p = try LaunchEnvironment.placement(from: [
+            "SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_LAUNCH_NODE_IPADDR": "10.1.2.3",
+        ])
+        #expect(p == ClusterPlacement(rank: 3, worldSize: 4, coordinatorHost: "10.1.2.3", coordinatorPort: 29_500, source: "slurm"))
+    }
+
+    @Test func openMPIAndTorchrunVariablesGivePlacement() throws {
+        let mpi = try LaunchEnvironment.placement(from: [
+            "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "MASTER_ADDR": "node-a", "MASTER_PORT": "4000",
+        ])
+        #expect(mpi?.source == "openmpi" && mpi?.coordinatorHost == "node-a" && mpi?.coordinatorPort == 4000)
+        let torch = try LaunchEnvironment.placement(from: ["RANK": "0", "WORLD_SIZE": "8"])
+        #expect(torch?.rank == 0 && torch?.worldSize == 8 && torch?.source == "torchrun")
+        #expect(try LaunchEnvironment.placement(from: [:]) == nil)
+    }
+
+    @Test func inconsistentVariablesAreNamed() {
+        #expect(throws: LaunchEnvironment.Problem(description: "RANK=4 is not below WORLD_SIZE=4")) {
+            try LaunchEnvironment.placement(from: ["RANK": "4", "WORLD_SIZE": "4"])
+        }
+        #expect(throws: LaunchEnvironment.Problem.self) { try LaunchEnvironment.placement(from: ["RANK": "x", "WORLD_SIZE": "4"]) }
+        #expect(throws: LaunchEnvironment.Problem.self) { try LaunchEnvironment.placement(from: ["SLURM_PROCID": "0"]) }
+        #expect(throws: LaunchEnvironment.Problem.self) {
+            try LaunchEnvironment.placement(from: ["RANK": "0", "WORLD_SIZE": "1", "MASTER_PORT": "70000"])
+        }
+    }
+}
