@@ -43,6 +43,7 @@ let package = Package(
             name: "CDeepseekVerbs",
             linkerSettings: [.linkedLibrary("dl")]
         ),
+        .target(name: "CDeepseekURing", linkerSettings: [.linkedLibrary("uring")]),
 
         // Layer 1.
         .target(name: "DeepseekCore", swiftSettings: swiftSettings),
@@ -66,6 +67,11 @@ let package = Package(
         .target(
             name: "DeepseekActors",
             dependencies: ["DeepseekCore", "DeepseekTracing", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "DeepseekTransportURing", dependencies: ["DeepseekCore", "DeepseekActors", "CDeepseekURing"],
             swiftSettings: swiftSettings
         ),
 
@@ -116,10 +122,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "DeepseekActorsTests", dependencies: ["DeepseekActors", "DeepseekTestSupport"], swiftSettings: swiftSettings
+            name: "DeepseekActorsTests", dependencies: ["DeepseekActors", "DeepseekTracing", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DeepseekEmbeddedTests", dependencies: ["DeepseekEmbedded", "DeepseekActors", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekTransportURingTests",
+            dependencies: ["DeepseekTransportURing", "DeepseekActors", "DeepseekTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 public import DeepseekCore
+import DeepseekTracing
 import Synchronization
 public import Distributed
 
@@ -52,9 +53,14 @@ extension DeepseekActorSystem {
         state.withLock { s in
             if case .sending(let n, _) = s.pending[callID] { s.pending[callID] = .sending(node: n, timer: timer) }
         }
+        let flow = FlowID(rawValue: UInt64(node.rank) << UInt64(FlowID.sequenceBits) | (callID & ((1 << UInt64(FlowID.sequenceBits)) - 1)))
         let envelope = CallEnvelope(
             callID: callID, origin: node, recipient: recipient, target: target.identifier,
-            genericSubstitutions: invocation.genericSubstitutions, arguments: invocation.arguments, flowID: callID)
+            genericSubstitutions: invocation.genericSubstitutions, arguments: invocation.arguments, flowID: flow.rawValue)
+        if settings.tracer.isEnabled {
+            settings.tracer.on(systemTrack).flow(
+                .send, flow, name: Self.functionName(targetName), arguments: ["to": .string(recipient.description)])
+        }
         do {
             try await transport.send(.call(envelope), to: recipient.node)
         } catch {
@@ -113,6 +119,21 @@ extension DeepseekActorSystem {
         }
     }
 
+    // MARK: Tracing
+
+    /// The timeline row of this node's actor system itself.
+    var systemTrack: TraceTrack { TraceTrack(node: node.rank, thread: 0, name: "\(node) system") }
+
+    /// The timeline row of one actor: its incarnation keeps restarted actors apart.
+    static func track(for actor: ActorAddress) -> TraceTrack {
+        TraceTrack(node: actor.node.rank, thread: actor.incarnation, name: actor.path)
+    }
+
+    /// A readable name for a target identifier: the demangled function name when it has one.
+    static func functionName(_ identifier: String) -> String {
+        RemoteCallTarget(identifier).description
+    }
+
     // MARK: Receiving
 
     public func receive(_ message: TransportMessage, from sender: NodeID) {
@@ -121,6 +142,11 @@ extension DeepseekActorSystem {
         case .reply(let reply):
             complete(reply.callID, .success(reply.outcome))
         case .call(let envelope):
+            if settings.tracer.isEnabled {
+                settings.tracer.on(systemTrack).flow(
+                    .receive, FlowID(rawValue: envelope.flowID), name: Self.functionName(envelope.target),
+                    arguments: ["from": .string(sender.description)])
+            }
             Task { await self.run(envelope) }
         case .system(let system):
             handle(system, from: sender)
@@ -136,6 +162,11 @@ extension DeepseekActorSystem {
                     message: "no actor \(envelope.recipient) lives on \(node); it may have stopped", errorType: nil, payload: nil))
             return
         }
+        let tracing = settings.tracer.isEnabled
+        let track = tracing ? settings.tracer.on(Self.track(for: envelope.recipient)) : settings.tracer
+        let flow = FlowID(rawValue: envelope.flowID)
+        if tracing { track.flow(.handlerBegin, flow, name: Self.functionName(envelope.target)) }
+        defer { if tracing { track.flow(.handlerEnd, flow, name: Self.functionName(envelope.target)) } }
         var decoder = DeepseekInvocationDecoder(envelope: envelope, registry: settings.registry, system: self)
         let handler = DeepseekResultHandler(envelope: envelope, system: self)
         do {

@@ -1,4 +1,5 @@
 public import DeepseekCore
+public import DeepseekTracing
 public import Distributed
 import Synchronization
 #if canImport(Glibc)
@@ -17,6 +18,8 @@ public struct ActorSystemSettings: Sendable {
     public var clock: any DeepseekClock
     /// Heartbeat failure detection, or `nil` to rely on the transport's disconnect notices alone.
     public var failureDetection: FailureDetection?
+    /// Where message events go: send, receive, handler start and end, linked by one flow ID.
+    public var tracer: Tracer
 
     /// How often peers are probed and how long a silent peer is tolerated.
     public struct FailureDetection: Sendable {
@@ -33,8 +36,9 @@ public struct ActorSystemSettings: Sendable {
     public init(
         defaultCallTimeout: Duration = .seconds(30), registry: WireTypeRegistry = WireTypeRegistry(),
         scheduler: any CallScheduler = ThreadCallScheduler.shared, clock: any DeepseekClock = MonotonicClock(),
-        failureDetection: FailureDetection? = nil
+        failureDetection: FailureDetection? = nil, tracer: Tracer = .disabled
     ) {
+        self.tracer = tracer
         self.defaultCallTimeout = defaultCallTimeout
         self.registry = registry
         self.scheduler = scheduler

@@ -1,5 +1,6 @@
 import DeepseekActors
 import DeepseekCore
+import DeepseekTracing
 import Distributed
 import Synchronization
 import Testing
@@ -204,5 +205,31 @@ struct Pair {
             for try await _ in group {}
         }
         #expect(try await remote.deposit(0) == 500)
+    }
+}
+
+@Suite struct ActorSystemTracingTests {
+    @Test func aCallRecordsSendReceiveAndHandlerEventsWithOneFlow() async throws {
+        let recorder = RingBufferRecorder(capacityPerShard: 1024)
+        let network = InProcessNetwork()
+        var settings = ActorSystemSettings()
+        settings.tracer = Tracer(recorder: recorder, clock: MonotonicClock())
+        let a = DeepseekActorSystem(transport: network.transport(for: NodeID(0)), settings: settings)
+        let b = DeepseekActorSystem(transport: network.transport(for: NodeID(1)), settings: settings)
+        try await a.start()
+        try await b.start()
+        let account = Account(actorSystem: b)
+        defer { withExtendedLifetime(account) {} }
+        let remote = try Account.resolve(id: account.id, using: a)
+        _ = try await remote.deposit(1)
+        let flows = recorder.snapshot().compactMap { e -> (FlowStep, FlowID, TraceTrack)? in
+            if case .flow(let id, let step) = e.kind { (step, id, e.track) } else { nil }
+        }
+        let byStep = Dictionary(flows.map { ($0.0, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(flows.count == 4)
+        #expect(Set(byStep.keys) == [.send, .receive, .handlerBegin, .handlerEnd])
+        #expect(Set(flows.map(\.1)).count == 1)
+        #expect(byStep[.send]?.2.node == 0 && byStep[.receive]?.2.node == 1)
+        #expect(byStep[.handlerBegin]?.2.name == account.id.path)
     }
 }

@@ -55,3 +55,43 @@ import Testing
         }
     }
 }
+
+@Suite struct RendezvousTests {
+    @Test func theTableCompletesWhenTheLastRankJoins() {
+        var r = RendezvousState(worldSize: 3)
+        #expect(r.join(rank: 2, address: "c:1") == .waiting(missing: 2))
+        #expect(r.join(rank: 0, address: "a:1") == .waiting(missing: 1))
+        #expect(r.join(rank: 0, address: "a:1") == .waiting(missing: 1))  // a retry is harmless
+        #expect(r.join(rank: 1, address: "b:1") == .complete(["a:1", "b:1", "c:1"]))
+    }
+
+    @Test func badJoinsAreRefusedWithAReason() {
+        var r = RendezvousState(worldSize: 2)
+        #expect(r.join(rank: 2, address: "x") == .refused("rank 2 is outside the world of 2 nodes (0..<2)"))
+        _ = r.join(rank: 0, address: "a")
+        if case .refused(let why) = r.join(rank: 0, address: "b") {
+            #expect(why.contains("already joined"))
+        } else {
+            Issue.record("a second claim of rank 0 should be refused")
+        }
+    }
+
+    @Test func nodesRendezvousThroughTheCoordinatorActor() async throws {
+        let network = InProcessNetwork()
+        let systems = (0..<3).map { DeepseekActorSystem(transport: network.transport(for: NodeID($0))) }
+        for s in systems { try await s.start() }
+        let coordinator = RendezvousCoordinator.make(worldSize: 3, actorSystem: systems[0])
+        defer { withExtendedLifetime(coordinator) {} }
+        let tables = try await withThrowingTaskGroup(of: [String].self) { group in
+            for rank in 0..<3 {
+                group.addTask {
+                    let c = try RendezvousCoordinator.resolve(id: coordinator.id, using: systems[rank])
+                    return try await c.join(rank: rank, address: "host\(rank):\(7000 + rank)")
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(tables.count == 3)
+        #expect(Set(tables) == [["host0:7000", "host1:7001", "host2:7002"]])
+    }
+}

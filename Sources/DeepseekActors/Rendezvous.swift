@@ -1,0 +1,82 @@
+public import DeepseekCore
+public import Distributed
+
+/// Collects the listen addresses of every rank until the whole world has joined: events in,
+/// outcome out.
+public struct RendezvousState: Sendable, Equatable {
+    public let worldSize: Int
+    public private(set) var addresses: [Int: String] = [:]
+
+    public init(worldSize: Int) {
+        precondition(worldSize >= 1, "a cluster needs at least one node")
+        self.worldSize = worldSize
+    }
+
+    /// What a join led to.
+    public enum Outcome: Sendable, Equatable {
+        /// Still waiting for `missing` ranks.
+        case waiting(missing: Int)
+        /// Everyone is here: the address of each rank, in rank order.
+        case complete([String])
+        /// The join is refused; the message says why.
+        case refused(String)
+    }
+
+    public mutating func join(rank: Int, address: String) -> Outcome {
+        guard rank >= 0 && rank < worldSize else {
+            return .refused("rank \(rank) is outside the world of \(worldSize) nodes (0..<\(worldSize))")
+        }
+        if let existing = addresses[rank], existing != address {
+            return .refused("rank \(rank) already joined from \(existing); a second node claims it from \(address)")
+        }
+        addresses[rank] = address
+        if addresses.count == worldSize {
+            return .complete((0..<worldSize).map { addresses[$0]! })
+        }
+        return .waiting(missing: worldSize - addresses.count)
+    }
+}
+
+/// Lives on rank 0 at `RendezvousCoordinator.path`; every node calls `join` and gets the full
+/// address table once the last rank has joined.
+public distributed actor RendezvousCoordinator {
+    public typealias ActorSystem = DeepseekActorSystem
+
+    /// The well-known path other nodes resolve.
+    public static let path = "system/rendezvous"
+
+    private var state: RendezvousState
+    private var waiters: [CheckedContinuation<[String], any Error>] = []
+
+    public init(worldSize: Int, actorSystem: DeepseekActorSystem) {
+        self.state = RendezvousState(worldSize: worldSize)
+        self.actorSystem = actorSystem
+    }
+
+    /// Creates the coordinator at its well-known path.
+    public static func make(worldSize: Int, actorSystem: DeepseekActorSystem) -> RendezvousCoordinator {
+        DeepseekActorSystem.withPath(path) { RendezvousCoordinator(worldSize: worldSize, actorSystem: actorSystem) }
+    }
+
+    /// The address of the coordinator on `node`, for `resolve`.
+    public static func address(on node: NodeID, incarnation: UInt64) -> ActorAddress {
+        ActorAddress(node: node, path: path, incarnation: incarnation)
+    }
+
+    /// Registers `rank` at `address`; returns every rank's address once all have joined.
+    public distributed func join(rank: Int, address: String) async throws -> [String] {
+        switch state.join(rank: rank, address: address) {
+        case .refused(let why):
+            throw ActorSystemError(.remoteError, "rendezvous refused: \(why)")
+        case .complete(let table):
+            for w in waiters { w.resume(returning: table) }
+            waiters = []
+            return table
+        case .waiting:
+            return try await withCheckedThrowingContinuation { waiters.append($0) }
+        }
+    }
+
+    /// How many ranks have joined so far.
+    public distributed func joinedCount() -> Int { state.addresses.count }
+}
