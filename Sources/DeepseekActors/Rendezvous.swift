@@ -1,4 +1,3 @@
-public import DeepseekCore
 public import Distributed
 
 /// Collects the listen addresses of every rank until the whole world has joined: events in,

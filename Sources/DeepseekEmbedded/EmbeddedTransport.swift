@@ -1,5 +1,5 @@
 public import DeepseekActors
-public import DeepseekCore
+import DeepseekCore
 import Synchronization
 
 /// A network of `EmbeddedTransport`s whose messages move only when a test delivers them.

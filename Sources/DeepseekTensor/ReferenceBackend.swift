@@ -271,11 +271,12 @@ public struct ReferenceBackend: KernelBackend {
             for i in 0..<inner {
                 var best = v[o * n * inner + i]
                 var bestIndex = 0
-                for k in 1..<Swift.max(n, 1) {
+                // NaN counts as the extreme value (NumPy, ONNX): the first NaN wins.
+                for k in 1..<Swift.max(n, 1) where !best.isNaN {
                     let e = v[(o * n + k) * inner + i]
-                    let better = op == .argmax ? e > best : e < best
+                    let better = e.isNaN || (op == .argmax ? e > best : e < best)
                     let tie = e == best && selectLastIndex
-                    if (better || tie) && !best.isNaN {
+                    if better || tie {
                         best = e
                         bestIndex = k
                     }

@@ -11,7 +11,14 @@ extension Tensor {
             throw TensorError(.shapeMismatch, "reshape: \(newShape) has more than one -1 axis; at most one size can be inferred")
         }
         if let axis = inferred.first {
-            let known = dims.enumerated().filter { $0.offset != axis }.map(\.element).reduce(1, *)
+            var known = 1
+            for (i, d) in dims.enumerated() where i != axis {
+                let (product, overflow) = known.multipliedReportingOverflow(by: d)
+                guard !overflow, d >= 0 else {
+                    throw TensorError(.shapeMismatch, "reshape: \(newShape) has negative or overflowing sizes")
+                }
+                known = product
+            }
             guard known > 0, elementCount % known == 0 else {
                 throw TensorError(
                     .shapeMismatch,
@@ -81,15 +88,17 @@ extension Tensor {
             throw TensorError(.invalidArgument, "slice: step must not be 0 (axis \(axis) of shape \(shape))")
         }
         let n = shape[a]
+        // A step longer than the axis takes at most one element; clamping keeps the arithmetic in range.
+        let step = step > 0 ? Swift.min(step, n + 1) : Swift.max(step, -(n + 1))
         func clamp(_ v: Int, low: Int, high: Int) -> Int { Swift.min(Swift.max(v, low), high) }
         var lo: Int
         var hi: Int
         if step > 0 {
-            lo = start.map { $0 < 0 ? $0 + n : $0 }.map { clamp($0, low: 0, high: n) } ?? 0
-            hi = end.map { $0 < 0 ? $0 + n : $0 }.map { clamp($0, low: 0, high: n) } ?? n
+            lo = start.map { $0 < 0 ? Swift.max($0, -n) + n : $0 }.map { clamp($0, low: 0, high: n) } ?? 0
+            hi = end.map { $0 < 0 ? Swift.max($0, -n) + n : $0 }.map { clamp($0, low: 0, high: n) } ?? n
         } else {
-            lo = start.map { $0 < 0 ? $0 + n : $0 }.map { clamp($0, low: -1, high: n - 1) } ?? n - 1
-            hi = end.map { $0 < 0 ? $0 + n : $0 }.map { clamp($0, low: -1, high: n - 1) } ?? -1
+            lo = start.map { $0 < 0 ? Swift.max($0, -n - 1) + n : $0 }.map { clamp($0, low: -1, high: n - 1) } ?? n - 1
+            hi = end.map { $0 < 0 ? Swift.max($0, -n - 1) + n : $0 }.map { clamp($0, low: -1, high: n - 1) } ?? -1
         }
         let count = step > 0 ? Swift.max(0, (hi - lo + step - 1) / step) : Swift.max(0, (lo - hi - step - 1) / -step)
         var newShape = shape

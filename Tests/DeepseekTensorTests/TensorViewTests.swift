@@ -79,3 +79,25 @@ import Testing
         #expect(t.shape == [4, 3, 2])
     }
 }
+
+@Suite struct HostileViewArgumentsTests {
+    @Test func overflowingReshapesThrow() throws {
+        let x = try Tensor.zeros([4])
+        #expect(throws: TensorError.self) { try x.reshaped([-1, 1 << 40, 1 << 40]) }
+        #expect(throws: TensorError.self) { try x.reshaped([-1, -2]) }
+    }
+
+    @Test func extremeSliceArgumentsClampInsteadOfTrapping() throws {
+        let row = try Tensor((0..<5).map { Float($0) }, shape: [5])
+        #expect(try row.sliced(axis: 0, step: Int.max).scalars(as: Float.self) == [0])
+        #expect(try row.sliced(axis: 0, step: Int.min + 1).scalars(as: Float.self) == [4])
+        #expect(try row.sliced(axis: 0, start: Int.min, end: Int.max).elementCount == 5)
+        #expect(try row.sliced(axis: 0, start: Int.max, end: Int.min, step: -1).elementCount == 5)
+    }
+
+    @Test func argmaxTreatsNaNAsTheExtreme() throws {
+        let t = try Tensor([Float(1), .nan, 3, .nan], shape: [4])
+        #expect(try t.argmax().item(as: Int64.self) == 1)
+        #expect(try t.argmin().item(as: Int64.self) == 1)
+    }
+}
