@@ -41,6 +41,12 @@ public struct ActorAddress: Sendable, Hashable, CustomStringConvertible, WireCod
 
     public var description: String { "\(node)/\(path)#\(incarnation)" }
 
+    /// The address of a singleton system actor that every node can name without asking:
+    /// incarnation 0 is reserved for these.
+    public static func wellKnown(_ path: String, on node: NodeID) -> ActorAddress {
+        ActorAddress(node: node, path: path, incarnation: 0)
+    }
+
     public func encode(to writer: inout WireWriter) {
         node.encode(to: &writer)
         writer.write(path)

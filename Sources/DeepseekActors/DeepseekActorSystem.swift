@@ -141,6 +141,14 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
         try $pendingPath.withValue(path, operation: make)
     }
 
+    /// Creates an actor at a well-known address: the given path with incarnation 0, so other
+    /// nodes can resolve it knowing only the node and the path (`ActorAddress.wellKnown`).
+    public static func withWellKnownPath<T>(_ path: String, _ make: () throws -> T) rethrows -> T {
+        try $pendingWellKnown.withValue(true) { try $pendingPath.withValue(path, operation: make) }
+    }
+
+    @TaskLocal static var pendingWellKnown = false
+
     public func assignID<Act: DistributedActor>(_ actorType: Act.Type) -> ActorAddress where Act.ID == ActorAddress {
         state.withLock { s in
             let path: String
@@ -150,6 +158,7 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
                 path = "\(Act.self)-\(s.nextPathNumber)"
                 s.nextPathNumber += 1
             }
+            if Self.pendingWellKnown { return ActorAddress.wellKnown(path, on: node) }
             s.nextIncarnation += 1
             return ActorAddress(node: node, path: path, incarnation: incarnationBase + s.nextIncarnation)
         }

@@ -46,6 +46,7 @@ public distributed actor RendezvousCoordinator {
 
     private var state: RendezvousState
     private var waiters: [CheckedContinuation<[String], any Error>] = []
+    private var barriers: [String: (ranks: Set<Int>, waiters: [CheckedContinuation<Void, Never>])] = [:]
 
     public init(worldSize: Int, actorSystem: DeepseekActorSystem) {
         self.state = RendezvousState(worldSize: worldSize)
@@ -54,13 +55,11 @@ public distributed actor RendezvousCoordinator {
 
     /// Creates the coordinator at its well-known path.
     public static func make(worldSize: Int, actorSystem: DeepseekActorSystem) -> RendezvousCoordinator {
-        DeepseekActorSystem.withPath(path) { RendezvousCoordinator(worldSize: worldSize, actorSystem: actorSystem) }
+        DeepseekActorSystem.withWellKnownPath(path) { RendezvousCoordinator(worldSize: worldSize, actorSystem: actorSystem) }
     }
 
     /// The address of the coordinator on `node`, for `resolve`.
-    public static func address(on node: NodeID, incarnation: UInt64) -> ActorAddress {
-        ActorAddress(node: node, path: path, incarnation: incarnation)
-    }
+    public static func address(on node: NodeID) -> ActorAddress { .wellKnown(path, on: node) }
 
     /// Registers `rank` at `address`; returns every rank's address once all have joined.
     public distributed func join(rank: Int, address: String) async throws -> [String] {
@@ -78,4 +77,22 @@ public distributed actor RendezvousCoordinator {
 
     /// How many ranks have joined so far.
     public distributed func joinedCount() -> Int { state.addresses.count }
+
+    /// Returns once every rank has arrived at the barrier called `name`.
+    public distributed func barrier(_ name: String, rank: Int) async throws {
+        guard rank >= 0 && rank < state.worldSize else {
+            throw ActorSystemError(.remoteError, "barrier \(name): rank \(rank) is outside the world of \(state.worldSize)")
+        }
+        var entry = barriers[name] ?? ([], [])
+        entry.ranks.insert(rank)
+        if entry.ranks.count == state.worldSize {
+            for w in entry.waiters { w.resume() }
+            barriers[name] = nil
+            return
+        }
+        await withCheckedContinuation { continuation in
+            entry.waiters.append(continuation)
+            barriers[name] = entry
+        }
+    }
 }

@@ -85,7 +85,7 @@ import Testing
         let tables = try await withThrowingTaskGroup(of: [String].self) { group in
             for rank in 0..<3 {
                 group.addTask {
-                    let c = try RendezvousCoordinator.resolve(id: coordinator.id, using: systems[rank])
+                    let c = try RendezvousCoordinator.resolve(id: RendezvousCoordinator.address(on: NodeID(0)), using: systems[rank])
                     return try await c.join(rank: rank, address: "host\(rank):\(7000 + rank)")
                 }
             }
@@ -93,5 +93,14 @@ import Testing
         }
         #expect(tables.count == 3)
         #expect(Set(tables) == [["host0:7000", "host1:7001", "host2:7002"]])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for rank in 0..<3 {
+                group.addTask {
+                    let c = try RendezvousCoordinator.resolve(id: RendezvousCoordinator.address(on: NodeID(0)), using: systems[rank])
+                    try await c.barrier("done", rank: rank)
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 }
