@@ -120,6 +120,7 @@ public struct Tensor: Sendable {
 
     /// Whether elements are laid out densely in row-major order (views may not be).
     public var isContiguous: Bool {
+        if shape.contains(0) { return true }  // no element, nothing to lay out
         var expected = 1
         for axis in stride(from: shape.rank - 1, through: 0, by: -1) where shape[axis] != 1 {
             if strides[axis] != expected { return false }

@@ -31,7 +31,7 @@ distributed actor Account: WireCodable {
     distributed func failOpaquely() throws { throw Untransferable() }
 
     distributed func stall() async throws {
-        try await Task.sleep(for: .seconds(5))
+        try await Task.sleep(for: .seconds(60))
     }
 
     /// Takes an actor reference as an argument and calls it back.
@@ -127,7 +127,8 @@ struct Pair {
         } catch let error as ActorSystemError {
             #expect(error.code == .timeout)
         }
-        #expect(clock.now - start < .seconds(3))
+        // Well before the 60 s the handler would take (the bound is loose: parallel tests load the machine).
+        #expect(clock.now - start < .seconds(30))
     }
 
     @Test func actorReferencesTravelAsArguments() async throws {

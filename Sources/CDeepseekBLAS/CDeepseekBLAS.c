@@ -1,2 +1,0 @@
-#include "CDeepseekBLAS.h"
-int CDeepseekBLAS_placeholder(void) { return 0; }

@@ -1,0 +1,122 @@
+public import DeepseekTensor
+
+extension CPUBackend {
+    public func pool2d(_ kind: PoolKind, _ x: Tensor, parameters p: Pool2dParameters) throws -> Tensor {
+        guard x.dtype == .float32 || Self.isHalf(x.dtype) else { return try reference.pool2d(kind, x, parameters: p) }
+        let input = try denseFloat32(x)
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (oh, ow) = p.outputSize(height: h, width: w)
+        let out = try Tensor.empty([n, c, oh, ow], dtype: .float32, op: kind == .max ? "maxPool2d" : "avgPool2d")
+        if out.elementCount == 0 { return try narrowed(out, to: x.dtype) }
+        let src = input.elementPointer(as: Float.self)
+        let dst = out.elementPointer(as: Float.self)
+        // Per output row/column: the kernel taps that land inside the image (a contiguous range,
+        // as positions grow with the tap index) and how many land inside image-plus-padding
+        // (the countIncludePad divisor; taps beyond the padding never count).
+        let rowsInside = (0..<oh).map { Self.taps(output: $0, stride: p.stride.h, pad: p.padding.top, dilation: p.dilation.h, kernel: p.kernel.h, size: h) }
+        let colsInside = (0..<ow).map { Self.taps(output: $0, stride: p.stride.w, pad: p.padding.left, dilation: p.dilation.w, kernel: p.kernel.w, size: w) }
+        let rowsPadded = (0..<oh).map { Self.paddedTaps(output: $0, stride: p.stride.h, low: p.padding.top, high: p.padding.bottom, dilation: p.dilation.h, kernel: p.kernel.h, size: h) }
+        let colsPadded = (0..<ow).map { Self.paddedTaps(output: $0, stride: p.stride.w, low: p.padding.left, high: p.padding.right, dilation: p.dilation.w, kernel: p.kernel.w, size: w) }
+        let (sh, sw, dh, dw) = (p.stride.h, p.stride.w, p.dilation.h, p.dilation.w)
+        let (top, left) = (p.padding.top, p.padding.left)
+        let isMax = kind == .max
+        let includePad = p.countIncludePad
+        parallel.forEach(n * c, parts: parallel.parts(for: n * c * oh * ow * p.kernel.h * p.kernel.w, grain: 1 << 16)) { plane in
+            let image = src + plane * h * w
+            let result = dst + plane * oh * ow
+            for oy in 0..<oh {
+                let ky = rowsInside[oy]
+                for ox in 0..<ow {
+                    let kx = colsInside[ox]
+                    if isMax {
+                        var best = -Float.infinity
+                        for ty in ky {
+                            let row = image + (oy * sh - top + ty * dh) * w
+                            for tx in kx {
+                                let e = row[ox * sw - left + tx * dw]
+                                best = e > best || e.isNaN ? e : best
+                            }
+                        }
+                        result[oy * ow + ox] = best
+                    } else {
+                        var sum = 0.0
+                        for ty in ky {
+                            let row = image + (oy * sh - top + ty * dh) * w
+                            for tx in kx { sum += Double(row[ox * sw - left + tx * dw]) }
+                        }
+                        let divisor = includePad ? rowsPadded[oy] * colsPadded[ox] : ky.count * kx.count
+                        result[oy * ow + ox] = divisor > 0 ? Float(sum / Double(divisor)) : 0
+                    }
+                }
+            }
+        }
+        return try narrowed(out, to: x.dtype)
+    }
+
+    /// The taps `t` of a window with `0 ≤ output·stride − pad + t·dilation < size`.
+    static func taps(output: Int, stride: Int, pad: Int, dilation: Int, kernel: Int, size: Int) -> Range<Int> {
+        let start = output * stride - pad
+        var lo = 0
+        while lo < kernel && start + lo * dilation < 0 { lo += 1 }
+        var hi = lo
+        while hi < kernel && start + hi * dilation < size { hi += 1 }
+        return lo..<hi
+    }
+
+    /// How many taps land inside the padded extent `[−low, size + high)`.
+    static func paddedTaps(output: Int, stride: Int, low: Int, high: Int, dilation: Int, kernel: Int, size: Int) -> Int {
+        let start = output * stride - low
+        var count = 0
+        for t in 0..<kernel where start + t * dilation >= -low && start + t * dilation < size + high { count += 1 }
+        return count
+    }
+
+    public func gather(_ x: Tensor, indices: Tensor, axis: Int) throws -> Tensor {
+        try x.requireData("gather")
+        let source = x.isContiguous ? x : try copy(x)
+        let index = try indices.scalars(as: Int64.self)
+        let (outer, n, inner) = Self.split(x.shape, at: axis)
+        let outShape = Shape(Array(x.shape.dims[..<axis]) + indices.shape.dims + Array(x.shape.dims[(axis + 1)...]))
+        let out = try Tensor.empty(outShape, dtype: x.dtype, op: "gather")
+        if out.elementCount == 0 { return out }
+        let size = x.dtype.byteSize
+        let src = UnsafeRawPointer(source.elementPointer(as: UInt8.self))
+        let dst = UnsafeMutableRawPointer(out.elementPointer(as: UInt8.self))
+        let rowBytes = inner * size
+        let count = index.count
+        index.withUnsafeBufferPointer { idx in
+            let ids = idx.baseAddress!
+            parallel.forEach(outer * count, parts: parallel.parts(for: out.elementCount)) { row in
+                let o = row / count
+                let j = row % count
+                let from = src + (o * n + Int(ids[j])) * rowBytes
+                (dst + row * rowBytes).copyMemory(from: from, byteCount: rowBytes)
+            }
+        }
+        return out
+    }
+
+    public func concat(_ xs: [Tensor], axis: Int) throws -> Tensor {
+        var dims = xs[0].shape.dims
+        dims[axis] = xs.reduce(0) { $0 + $1.shape[axis] }
+        for x in xs { try x.requireData("concat") }
+        let out = try Tensor.empty(Shape(dims), dtype: xs[0].dtype, op: "concat")
+        if out.elementCount == 0 { return out }
+        let size = xs[0].dtype.byteSize
+        let (outer, total, inner) = Self.split(out.shape, at: axis)
+        let dst = UnsafeMutableRawPointer(out.elementPointer(as: UInt8.self))
+        var start = 0
+        for x in xs {
+            let n = x.shape[axis]
+            defer { start += n }
+            if n * inner == 0 { continue }
+            let dense = x.isContiguous ? x : try copy(x)
+            let src = UnsafeRawPointer(dense.elementPointer(as: UInt8.self))
+            let bytes = n * inner * size
+            parallel.forEach(outer, parts: parallel.parts(for: outer * n * inner)) { o in
+                (dst + (o * total + start) * inner * size).copyMemory(from: src + o * bytes, byteCount: bytes)
+            }
+        }
+        return out
+    }
+}
