@@ -1,0 +1,21 @@
+import ArgumentParser
+
+/// The `deepseek` command line: the composition root that wires backends, probes hardware and
+/// runs demos, scenarios and nodes.
+///
+/// It is the only place (with the node bootstrap) that reads environment variables; libraries
+/// take settings structs instead.
+@main
+struct DeepseekCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deepseek",
+        abstract: "Deepseek: an actor-based dataflow runtime for machine learning.",
+        discussion: """
+            Start with `deepseek info` to see what this host offers (CPU, io_uring, RDMA, BLAS,
+            OpenCL), then `deepseek tensor-demo` to run a few kernels on the default backend.
+            """,
+        version: "0.1.0",
+        subcommands: [DemoCommand.self, InfoCommand.self, TensorDemoCommand.self, ConformanceCommand.self],
+        defaultSubcommand: DemoCommand.self
+    )
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// `deepseek demo`: the default job — what this host offers, then a few kernels on it.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Print the host report, then run the tensor demo (the default when no command is given)."
+    )
+
+    func run() throws {
+        try InfoCommand.parse([]).run()
+        print("")
+        try TensorDemoCommand.parse([]).run()
+    }
+}
