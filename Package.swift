@@ -76,6 +76,11 @@ let package = Package(
         ),
 
         .target(
+            name: "DeepseekTransportVerbs", dependencies: ["DeepseekCore", "DeepseekActors", "CDeepseekVerbs"],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "DeepseekEmbedded", dependencies: ["DeepseekCore", "DeepseekActors", "DeepseekTracing"],
             swiftSettings: swiftSettings
         ),
@@ -85,7 +90,7 @@ let package = Package(
             name: "deepseek",
             dependencies: [
                 "DeepseekCore", "DeepseekTensor", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL",
-                "DeepseekONNX", "CDeepseekLinux", "CDeepseekVerbs",
+                "DeepseekONNX", "DeepseekActors", "DeepseekTransportURing", "CDeepseekLinux", "CDeepseekVerbs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/deepseek",
@@ -118,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeepseekONNXTests",
-            dependencies: ["DeepseekONNX", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL", "DeepseekTestSupport"],
+            dependencies: ["DeepseekONNX", "DeepseekTensor", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -132,6 +137,11 @@ let package = Package(
         .testTarget(
             name: "DeepseekTransportURingTests",
             dependencies: ["DeepseekTransportURing", "DeepseekActors", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekTransportVerbsTests",
+            dependencies: ["DeepseekTransportVerbs", "DeepseekActors", "DeepseekTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -14,6 +14,8 @@ declare -A allowed=(
   [DeepseekONNX]="DeepseekCore DeepseekTensor"
   [DeepseekActors]="DeepseekCore DeepseekTracing"
   [DeepseekEmbedded]="DeepseekCore DeepseekTracing DeepseekActors"
+  [DeepseekTransportURing]="DeepseekCore DeepseekActors DeepseekTracing CDeepseekURing"
+  [DeepseekTransportVerbs]="DeepseekCore DeepseekActors DeepseekTracing CDeepseekVerbs"
 )
 
 project_modules=$(ls Sources; echo deepseek)

@@ -1,12 +1,12 @@
 #include "CDeepseekVerbs.h"
+#include "VerbsInternal.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-// Only for the types and function signatures: every function is resolved with dlsym, so nothing
-// here links against libibverbs.
-#include <infiniband/verbs.h>
+// verbs.h (through VerbsInternal.h) only for the types and function signatures: every function is
+// resolved with dlsym, so nothing here links against libibverbs.
 
 typedef struct ibv_device **(*cdsk_get_device_list_fn)(int *);
 typedef void (*cdsk_free_device_list_fn)(struct ibv_device **);
@@ -46,6 +46,7 @@ int cdsk_verbs_probe(cdsk_verbs_probe_result *out) {
     cdsk_open_device_fn open_device = (cdsk_open_device_fn)dlsym(library, "ibv_open_device");
     cdsk_query_device_fn query_device = (cdsk_query_device_fn)dlsym(library, "ibv_query_device");
     cdsk_close_device_fn close_device = (cdsk_close_device_fn)dlsym(library, "ibv_close_device");
+    cdsk_verbs_query_port_fn query_port = (cdsk_verbs_query_port_fn)dlsym(library, "ibv_query_port");
 
     int count = 0;
     errno = 0;
@@ -75,6 +76,15 @@ int cdsk_verbs_probe(cdsk_verbs_probe_result *out) {
             device->port_count = attributes.phys_port_cnt;
             device->max_qp = attributes.max_qp;
             cdsk_copy(device->firmware, sizeof(device->firmware), attributes.fw_ver);
+            // A device without an ACTIVE port (cable out, subnet manager not running) cannot carry
+            // traffic; count the usable ones so the probe can say so.
+            for (int port = 1; query_port != NULL && port <= attributes.phys_port_cnt; port++) {
+                struct ibv_port_attr port_attributes;
+                if (cdsk_verbs_query_port_with(query_port, context, (uint8_t)port, &port_attributes) != 0) continue;
+                if (port_attributes.state != IBV_PORT_ACTIVE) continue;
+                if (device->active_port_count == 0) device->link_layer = port_attributes.link_layer;
+                device->active_port_count++;
+            }
         }
         close_device(context);
     }

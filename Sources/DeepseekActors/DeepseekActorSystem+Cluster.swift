@@ -14,15 +14,21 @@ extension DeepseekActorSystem {
     ) async -> WatchToken {
         let (token, first, alreadyGone) = state.withLock { s in
             let (t, first) = s.watches.add(address, onTerminated)
-            let gone = address.node == node ? s.actors[address]?.actor == nil : !s.peers.contains(address.node)
-            return (t, first, gone)
+            return (t, first, address.node == node && s.actors[address]?.actor == nil)
         }
-        if alreadyGone {
+        var failure: String? = alreadyGone ? "actor is not alive" : nil
+        if !alreadyGone && first && address.node != node {
+            // Sending the watch also establishes the connection; if the node cannot be
+            // reached at all, the watcher hears so at once.
+            do {
+                try await transport.send(.system(.watch(target: address, watcher: node)), to: address.node)
+            } catch {
+                failure = "\(address.node) is unreachable: \(error)"
+            }
+        }
+        if let failure {
             let callbacks = state.withLock { $0.watches.takeLocal(for: address) }
-            let reason = address.node == node ? "actor is not alive" : "\(address.node) is not connected"
-            for c in callbacks { c(address, reason) }
-        } else if first && address.node != node {
-            try? await transport.send(.system(.watch(target: address, watcher: node)), to: address.node)
+            for c in callbacks { c(address, failure) }
         }
         return token
     }

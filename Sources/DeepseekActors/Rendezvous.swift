@@ -48,14 +48,23 @@ public distributed actor RendezvousCoordinator {
     private var waiters: [CheckedContinuation<[String], any Error>] = []
     private var barriers: [String: (ranks: Set<Int>, waiters: [CheckedContinuation<Void, Never>])] = [:]
 
-    public init(worldSize: Int, actorSystem: DeepseekActorSystem) {
+    private let onJoin: @Sendable (Int, String) -> Void
+
+    /// - Parameter onJoin: told each rank's address as it joins — before anyone is answered — so
+    ///   the coordinator's transport can reach the joiners with the replies.
+    public init(worldSize: Int, actorSystem: DeepseekActorSystem, onJoin: @escaping @Sendable (Int, String) -> Void = { _, _ in }) {
         self.state = RendezvousState(worldSize: worldSize)
         self.actorSystem = actorSystem
+        self.onJoin = onJoin
     }
 
     /// Creates the coordinator at its well-known path.
-    public static func make(worldSize: Int, actorSystem: DeepseekActorSystem) -> RendezvousCoordinator {
-        DeepseekActorSystem.withWellKnownPath(path) { RendezvousCoordinator(worldSize: worldSize, actorSystem: actorSystem) }
+    public static func make(
+        worldSize: Int, actorSystem: DeepseekActorSystem, onJoin: @escaping @Sendable (Int, String) -> Void = { _, _ in }
+    ) -> RendezvousCoordinator {
+        DeepseekActorSystem.withWellKnownPath(path) {
+            RendezvousCoordinator(worldSize: worldSize, actorSystem: actorSystem, onJoin: onJoin)
+        }
     }
 
     /// The address of the coordinator on `node`, for `resolve`.
@@ -63,7 +72,9 @@ public distributed actor RendezvousCoordinator {
 
     /// Registers `rank` at `address`; returns every rank's address once all have joined.
     public distributed func join(rank: Int, address: String) async throws -> [String] {
-        switch state.join(rank: rank, address: address) {
+        let outcome = state.join(rank: rank, address: address)
+        if case .refused = outcome {} else { onJoin(rank, address) }
+        switch outcome {
         case .refused(let why):
             throw ActorSystemError(.remoteError, "rendezvous refused: \(why)")
         case .complete(let table):
