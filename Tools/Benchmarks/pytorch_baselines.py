@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""PyTorch CPU figures for the Deepseek benchmark runner.
+
+`deepseek-bench` runs this script with the virtualenv's Python so its table puts PyTorch beside
+Deepseek from the same run. Timing follows the runner's method: one warm-up call, an inner loop
+calibrated so that one sample takes at least --min-sample-ms, and the median of --repetitions
+samples. Prints one JSON document on stdout.
+
+    .venv-bench/bin/python Tools/Benchmarks/pytorch_baselines.py --groups sgemm,conv2d,elementwise \
+        --threads 1,2 --repetitions 7
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+
+def parse_ints(text):
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def measure(body, repetitions, min_sample_seconds):
+    """Median seconds per call of `body`, and the per-call seconds of every sample."""
+    start = time.perf_counter()
+    body()  # warm-up, also calibrates the inner loop
+    first = time.perf_counter() - start
+    inner = max(1, int(min_sample_seconds / max(first, 1e-9)) + 1) if first < min_sample_seconds else 1
+    samples = []
+    for _ in range(repetitions):
+        start = time.perf_counter()
+        for _ in range(inner):
+            body()
+        samples.append((time.perf_counter() - start) / inner)
+    return statistics.median(samples), samples
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", default="sgemm,conv2d,elementwise")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--sizes", default="256,512,1024,2048", help="square matmul sizes")
+    parser.add_argument("--repetitions", type=int, default=7)
+    parser.add_argument("--min-sample-ms", type=float, default=50.0)
+    args = parser.parse_args()
+
+    try:
+        import torch
+    except ImportError as error:
+        print(json.dumps({"error": f"torch is not importable: {error}"}))
+        return 1
+
+    groups = set(args.groups.split(","))
+    min_sample = args.min_sample_ms / 1000.0
+    results = []
+    torch.manual_seed(0)
+
+    def record(group, name, threads, seconds, samples, **extra):
+        entry = {"group": group, "name": name, "threads": threads, "seconds": seconds, "samples": samples}
+        entry.update(extra)
+        results.append(entry)
+
+    with torch.inference_mode():
+        for threads in parse_ints(args.threads):
+            torch.set_num_threads(threads)
+            if "sgemm" in groups:
+                for n in parse_ints(args.sizes):
+                    a = torch.rand(n, n, dtype=torch.float32)
+                    b = torch.rand(n, n, dtype=torch.float32)
+                    seconds, samples = measure(lambda: torch.matmul(a, b), args.repetitions, min_sample)
+                    record("sgemm", f"matmul {n}", threads, seconds, samples, gflops=2.0 * n**3 / seconds / 1e9)
+            if "conv2d" in groups:
+                x = torch.rand(64, 32, 28, 28, dtype=torch.float32)
+                w = torch.rand(64, 32, 3, 3, dtype=torch.float32)
+                bias = torch.rand(64, dtype=torch.float32)
+                conv = torch.nn.functional.conv2d
+                seconds, samples = measure(lambda: conv(x, w, bias, padding=1), args.repetitions, min_sample)
+                flops = 2.0 * 64 * 64 * 28 * 28 * 32 * 3 * 3
+                record("conv2d", "conv2d 64x32x28x28 * 64x32x3x3 pad 1", threads, seconds, samples, gflops=flops / seconds / 1e9)
+            if "elementwise" in groups:
+                count = 16 * 1024 * 1024
+                a = torch.rand(count, dtype=torch.float32)
+                b = torch.rand(count, dtype=torch.float32)
+                out = torch.empty(count, dtype=torch.float32)
+                mib64 = count * 4
+                cases = [
+                    ("add", lambda: torch.add(a, b), 3),
+                    ("add out=", lambda: torch.add(a, b, out=out), 3),
+                    ("relu", lambda: torch.relu(a), 2),
+                    ("relu out=", lambda: torch.clamp_min(a, 0.0, out=out), 2),
+                ]
+                for name, body, streams in cases:
+                    seconds, samples = measure(body, args.repetitions, min_sample)
+                    record("elementwise", name, threads, seconds, samples, gbps=streams * mib64 / seconds / 1e9)
+
+    print(json.dumps({
+        "torch": torch.__version__,
+        "mkldnn": bool(torch.backends.mkldnn.is_available()),
+        "mkl": bool(torch.backends.mkl.is_available()),
+        "results": results,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
