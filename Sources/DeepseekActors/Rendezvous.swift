@@ -47,6 +47,7 @@ public distributed actor RendezvousCoordinator {
     private var state: RendezvousState
     private var waiters: [CheckedContinuation<[String], any Error>] = []
     private var barriers: [String: (ranks: Set<Int>, waiters: [CheckedContinuation<Void, Never>])] = [:]
+    private var gone: Set<Int> = []
 
     private let onJoin: @Sendable (Int, String) -> Void
 
@@ -89,21 +90,31 @@ public distributed actor RendezvousCoordinator {
     /// How many ranks have joined so far.
     public distributed func joinedCount() -> Int { state.addresses.count }
 
-    /// Returns once every rank has arrived at the barrier called `name`.
+    /// Returns once every rank still in the cluster has arrived at the barrier called `name`.
     public distributed func barrier(_ name: String, rank: Int) async throws {
         guard rank >= 0 && rank < state.worldSize else {
             throw ActorSystemError(.remoteError, "barrier \(name): rank \(rank) is outside the world of \(state.worldSize)")
         }
         var entry = barriers[name] ?? ([], [])
         entry.ranks.insert(rank)
-        if entry.ranks.count == state.worldSize {
-            for w in entry.waiters { w.resume() }
-            barriers[name] = nil
-            return
-        }
+        barriers[name] = entry
+        if releaseIfComplete(name) { return }
         await withCheckedContinuation { continuation in
-            entry.waiters.append(continuation)
-            barriers[name] = entry
+            barriers[name]?.waiters.append(continuation)
         }
+    }
+
+    /// Counts `rank` as gone: barriers stop waiting for it.
+    public distributed func markGone(_ rank: Int) {
+        gone.insert(rank)
+        for name in Array(barriers.keys) { _ = releaseIfComplete(name) }
+    }
+
+    /// Releases the barrier when every rank has arrived or is gone; returns whether it did.
+    private func releaseIfComplete(_ name: String) -> Bool {
+        guard let entry = barriers[name], entry.ranks.union(gone).count >= state.worldSize else { return false }
+        for w in entry.waiters { w.resume() }
+        barriers[name] = nil
+        return true
     }
 }

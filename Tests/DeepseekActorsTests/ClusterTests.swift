@@ -103,4 +103,19 @@ import Testing
             try await group.waitForAll()
         }
     }
+
+    @Test func barriersStopWaitingForRanksThatAreGone() async throws {
+        let network = InProcessNetwork()
+        let system = DeepseekActorSystem(transport: network.transport(for: NodeID(0)))
+        try await system.start()
+        let coordinator = RendezvousCoordinator.make(worldSize: 3, actorSystem: system)
+        let first = Task { try await coordinator.barrier("first", rank: 0) }
+        let second = Task { try await coordinator.barrier("second", rank: 2) }
+        try await Task.sleep(for: .milliseconds(20))
+        try await coordinator.markGone(1)
+        try await coordinator.markGone(2)
+        try await first.value  // rank 0 arrived, ranks 1 and 2 are gone
+        try await coordinator.barrier("second", rank: 0)  // ranks 0 and 2 arrived, rank 1 is gone
+        try await second.value
+    }
 }

@@ -4,6 +4,7 @@ import DeepseekCore
 import DeepseekTensor
 import DeepseekTransportURing
 import Foundation
+import Synchronization
 
 /// `deepseek node`: one node process of a cluster.
 ///
@@ -105,10 +106,13 @@ struct NodeCommand: AsyncParsableCommand {
         }
         say("cluster ready: \(placement.worldSize) nodes: \(table.joined(separator: ", "))")
 
-        // Watch every peer: report when one goes away.
+        // Watch every peer: report when one goes away; the coordinator stops waiting for it.
+        let gone = Mutex<Set<Int>>([])
         for peerRank in 0..<placement.worldSize where peerRank != placement.rank {
             await system.watch(NodeAgent.address(ofRank: peerRank)) { _, reason in
+                gone.withLock { _ = $0.insert(peerRank) }
                 say("rank \(peerRank) is gone: \(reason)")
+                if let coordinatorActor { Task { try? await coordinatorActor.markGone(peerRank) } }
             }
         }
 
@@ -134,11 +138,32 @@ struct NodeCommand: AsyncParsableCommand {
         try await coordinatorRef.barrier("exchanged", rank: placement.rank)
         say("exchange ok with \(placement.worldSize - 1) peers")
 
-        if serve > 0 {
-            try await Task.sleep(for: .milliseconds(Int(serve * 1000)))
-            say("membership: \(system.connectedPeers.map(\.description).sorted().joined(separator: ", "))")
+        // Keep serving: every second, a call to every live peer, reported per round.
+        let end = clock.now + .milliseconds(Int(serve * 1000))
+        var round = 0
+        while clock.now < end {
+            try await Task.sleep(for: .seconds(1))
+            round += 1
+            var answered: [Int] = []
+            for peerRank in 0..<placement.worldSize where peerRank != placement.rank && !gone.withLock({ $0.contains(peerRank) }) {
+                let peer = try NodeAgent.resolve(id: NodeAgent.address(ofRank: peerRank), using: system)
+                if (try? await DeepseekActorSystem.$callTimeout.withValue(.seconds(2)) { try await peer.describe() }) != nil {
+                    answered.append(peerRank)
+                }
+            }
+            say("round \(round): ok with \(answered.count) peers \(answered)")
         }
-        try await coordinatorRef.barrier("leaving", rank: placement.rank)
+        if gone.withLock({ $0.contains(0) }) {
+            say("leaving without the coordinator: it is gone")
+        } else {
+            do {
+                try await DeepseekActorSystem.$callTimeout.withValue(.seconds(30)) {
+                    try await coordinatorRef.barrier("leaving", rank: placement.rank)
+                }
+            } catch {
+                say("leaving without the coordinator: \(error)")
+            }
+        }
         if placement.rank == 0 {
             // The coordinator leaves last: the others are still reading its barrier replies.
             let deadline = ContinuousClock.now + .seconds(10)
