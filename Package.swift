@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "DeepseekKernelsOpenCL", targets: ["DeepseekKernelsOpenCL"]),
         .library(name: "DeepseekONNX", targets: ["DeepseekONNX"]),
         .library(name: "DeepseekActors", targets: ["DeepseekActors"]),
+        .library(name: "DeepseekTransportURing", targets: ["DeepseekTransportURing"]),
         .library(name: "DeepseekEmbedded", targets: ["DeepseekEmbedded"]),
         .executable(name: "deepseek", targets: ["deepseek"]),
     ],

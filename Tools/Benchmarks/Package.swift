@@ -23,6 +23,8 @@ let package = Package(
                 .product(name: "DeepseekTensor", package: "Deepseek"),
                 .product(name: "DeepseekKernelsBLAS", package: "Deepseek"),
                 .product(name: "DeepseekKernelsOpenCL", package: "Deepseek"),
+                .product(name: "DeepseekActors", package: "Deepseek"),
+                .product(name: "DeepseekTransportURing", package: "Deepseek"),
             ],
             swiftSettings: [
                 .enableUpcomingFeature("MemberImportVisibility"),

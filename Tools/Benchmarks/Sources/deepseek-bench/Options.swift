@@ -5,6 +5,10 @@ enum Group: String, CaseIterable, Sendable {
     case elementwise
     case conv2d
     case openclSgemm = "opencl-sgemm"
+    case actorCall = "actor-call"
+    case remoteCall = "remote-call"
+    case stream
+    case pipelined
 }
 
 /// Command-line options of `deepseek-bench`.
@@ -34,6 +38,10 @@ struct Options: Sendable {
           elementwise    add and relu of 16M float32 on CPUBackend vs memcpy bandwidth vs PyTorch
           conv2d         conv2d [64,32,28,28] * [64,32,3,3] pad 1 on CPUBackend vs PyTorch
           opencl-sgemm   OpenCLBackend matmul vs its naive kernel vs CPUBackend
+          actor-call     local distributed-actor call vs a plain actor method call
+          remote-call    distributed call round trip over URingTransport (loopback TCP) vs C ping-pong
+          stream         1 MiB and 64 MiB tensors between two nodes vs a C socket stream
+          pipelined      64 concurrent remote callers vs a C client with 64 requests in flight
           all            every group above
 
         options:

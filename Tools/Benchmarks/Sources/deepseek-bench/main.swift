@@ -55,6 +55,14 @@ do {
             report = try runConv2d(options, pytorch: &pytorch)
         case .openclSgemm:
             report = try runOpenCLSgemm(options)
+        case .actorCall:
+            report = try await runActorCall(options)
+        case .remoteCall:
+            report = try await runRemoteCall(options)
+        case .stream:
+            report = try await runStream(options)
+        case .pipelined:
+            report = try await runPipelined(options)
         }
         if let other = load.fraction() {
             report.otherLoad = other

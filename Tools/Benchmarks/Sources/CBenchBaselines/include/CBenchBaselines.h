@@ -68,6 +68,20 @@ int cbench_blas_threads(void);
 /// Row-major C = A·B for contiguous A [m, k], B [k, n], C [m, n] through cblas_sgemm.
 void cbench_blas_sgemm(int m, int n, int k, const float *a, const float *b, float *c);
 
+// MARK: Loopback TCP (two threads, blocking sockets, TCP_NODELAY)
+
+/// `messages` round trips of `bytes` to an echo thread, one at a time. Writes each round trip's
+/// seconds into `latencies` (room for `messages`, may be NULL). Returns total seconds, or -1.
+double cbench_tcp_pingpong(int64_t messages, size_t bytes, double *latencies);
+
+/// `messages` requests of `bytes` to an echo thread with `window` requests kept in flight.
+/// Returns total seconds, or -1.
+double cbench_tcp_pipelined(int64_t messages, size_t bytes, int window);
+
+/// `messages` messages of `bytes` to a reader thread that acknowledges each with one byte.
+/// Returns total seconds, or -1.
+double cbench_tcp_stream(int64_t messages, size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif
