@@ -23,7 +23,11 @@ extension TransportMessage: WireCodable {
             w.writeVarint(UInt64(c.genericSubstitutions.count))
             for g in c.genericSubstitutions { w.write(g) }
             w.writeVarint(UInt64(c.arguments.count))
-            for a in c.arguments { w.write(bytes: a.bytes) }
+            for a in c.arguments {
+                let bytes = a.bytes
+                w.reserveCapacity(additional: bytes.count + 10)  // one copy, no regrowth for large tensors
+                w.write(bytes: bytes)
+            }
             w.writeVarint(c.flowID)
         case .reply(let r):
             w.write(Self.replyTag)
@@ -32,7 +36,9 @@ extension TransportMessage: WireCodable {
             switch r.outcome {
             case .value(let p):
                 w.write(UInt8(0))
-                w.write(bytes: p.bytes)
+                let bytes = p.bytes
+                w.reserveCapacity(additional: bytes.count + 10)
+                w.write(bytes: bytes)
             case .void:
                 w.write(UInt8(1))
             case .failure(let code, let message, let errorType, let payload):

@@ -43,6 +43,12 @@ public struct WireWriter: Sendable {
         storage.reserveCapacity(capacity)
     }
 
+    /// Makes room for `additional` more bytes at once, so a large value is not copied while the
+    /// buffer grows.
+    public mutating func reserveCapacity(additional: Int) {
+        storage.reserveCapacity(storage.count + additional)
+    }
+
     @inlinable
     public mutating func write<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.littleEndian) { storage.append(contentsOf: $0) }

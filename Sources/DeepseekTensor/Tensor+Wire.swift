@@ -8,6 +8,7 @@ extension Tensor: WireCodable {
 
     public func encode(to writer: inout WireWriter) {
         precondition(!isMeta, "a meta tensor has no values to send; send its shape instead")
+        writer.reserveCapacity(additional: byteCount + 16 + 10 * rank)
         writer.write(dtype.rawValue)
         writer.writeVarint(UInt64(rank))
         for d in shape { writer.writeVarint(UInt64(d)) }
