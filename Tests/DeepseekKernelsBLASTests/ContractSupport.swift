@@ -13,39 +13,13 @@ enum Backends {
     static let reference = ReferenceBackend()
 }
 
-/// Runs `body` on the reference backend and on `backend` and expects the same outcome: tensors
-/// equal within `tolerance` (per dtype by default), or errors with the same code.
+/// Runs `body` on the reference backend and on `backend` and expects the same outcome.
 func expectAgreement(
     _ label: String, on backend: any KernelBackend = Backends.cpu, tolerance: Tolerance? = nil,
     sourceLocation: Testing.SourceLocation = #_sourceLocation, _ body: () throws -> [Tensor]
 ) {
-    let expected: Result<[Tensor], TensorError>
-    let actual: Result<[Tensor], TensorError>
-    do { expected = .success(try KernelBackends.using(Backends.reference, body)) } catch let e as TensorError {
-        expected = .failure(e)
-    } catch {
-        Issue.record("\(label): reference threw \(error)", sourceLocation: sourceLocation)
-        return
-    }
-    do { actual = .success(try KernelBackends.using(backend, body)) } catch let e as TensorError {
-        actual = .failure(e)
-    } catch {
-        Issue.record("\(label): \(backend.name) threw \(error)", sourceLocation: sourceLocation)
-        return
-    }
-    switch (actual, expected) {
-    case (.success(let got), .success(let want)):
-        #expect(got.count == want.count, sourceLocation: sourceLocation)
-        for (i, (g, w)) in zip(got, want).enumerated() {
-            expectClose(g, w, tolerance: tolerance, "\(label) [output \(i)]", sourceLocation: sourceLocation)
-        }
-    case (.failure(let got), .failure(let want)):
-        #expect(got.code == want.code, "\(label): \(got) vs reference \(want)", sourceLocation: sourceLocation)
-    case (.success, .failure(let want)):
-        Issue.record("\(label): reference threw \(want) but \(backend.name) succeeded", sourceLocation: sourceLocation)
-    case (.failure(let got), .success):
-        Issue.record("\(label): \(backend.name) threw \(got) but the reference succeeded", sourceLocation: sourceLocation)
-    }
+    expectBackendAgreement(
+        label, backend: backend, reference: Backends.reference, tolerance: tolerance, sourceLocation: sourceLocation, body)
 }
 
 /// Same as `expectAgreement` for a single tensor.

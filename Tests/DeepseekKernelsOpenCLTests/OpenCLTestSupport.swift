@@ -13,34 +13,14 @@ enum Shared {
     static func backend() throws -> OpenCLBackend { try result.get() }
 }
 
-/// Runs `body` on the reference backend and on the OpenCL backend and expects the same outcome:
-/// tensors equal within `tolerance` (per dtype by default), or errors with the same code.
+/// Runs `body` on the reference backend and on the OpenCL backend and expects the same outcome.
 func expectAgreement(
     _ label: String, tolerance: Tolerance? = nil, on backend: OpenCLBackend? = nil,
     sourceLocation: Testing.SourceLocation = #_sourceLocation, _ body: () throws -> [Tensor]
 ) throws {
     let opencl = try backend ?? Shared.backend()
-    let expected: Result<[Tensor], TensorError>
-    let actual: Result<[Tensor], TensorError>
-    do { expected = .success(try KernelBackends.using(Shared.reference, body)) } catch let e as TensorError {
-        expected = .failure(e)
-    }
-    do { actual = .success(try KernelBackends.using(opencl, body)) } catch let e as TensorError {
-        actual = .failure(e)
-    }
-    switch (actual, expected) {
-    case (.success(let got), .success(let want)):
-        #expect(got.count == want.count, sourceLocation: sourceLocation)
-        for (i, (g, w)) in zip(got, want).enumerated() {
-            expectClose(g, w, tolerance: tolerance, "\(label) [output \(i)]", sourceLocation: sourceLocation)
-        }
-    case (.failure(let got), .failure(let want)):
-        #expect(got.code == want.code, "\(label): \(got) vs reference \(want)", sourceLocation: sourceLocation)
-    case (.success, .failure(let want)):
-        Issue.record("\(label): reference threw \(want) but OpenCL succeeded", sourceLocation: sourceLocation)
-    case (.failure(let got), .success):
-        Issue.record("\(label): OpenCL threw \(got) but the reference succeeded", sourceLocation: sourceLocation)
-    }
+    expectBackendAgreement(
+        label, backend: opencl, reference: Shared.reference, tolerance: tolerance, sourceLocation: sourceLocation, body)
 }
 
 /// Same as `expectAgreement` for a single tensor.
