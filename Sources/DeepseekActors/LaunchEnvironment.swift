@@ -43,7 +43,9 @@ public enum LaunchEnvironment {
     public static func placement(from environment: [String: String]) throws -> ClusterPlacement? {
         func integer(_ name: String) throws -> Int? {
             guard let text = environment[name] else { return nil }
-            guard let v = Int(text.trimmingCharacters(in: .whitespaces)), v >= 0 else {
+            let trimmed = text.trimmingPrefix(while: \.isWhitespace)
+            let end = trimmed.lastIndex { !$0.isWhitespace }.map { trimmed.index(after: $0) } ?? trimmed.startIndex
+            guard let v = Int(trimmed[..<end]), v >= 0 else {
                 throw Problem(description: "\(name)=\(text) is not a non-negative integer")
             }
             return v
@@ -68,15 +70,4 @@ public enum LaunchEnvironment {
         }
         return nil
     }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in _: Whitespace) -> Substring {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return s
-    }
-
-    fileprivate enum Whitespace { case whitespaces }
 }

@@ -1,5 +1,6 @@
 import DeepseekActors
 import DeepseekCore
+import DeepseekTestSupport
 import DeepseekTracing
 import Distributed
 import Synchronization
@@ -30,7 +31,11 @@ distributed actor Account: WireCodable {
 
     distributed func failOpaquely() throws { throw Untransferable() }
 
+    /// Handlers of `stall` that have started, so tests can wait for a call to be in flight.
+    static let stallsStarted = Mutex(0)
+
     distributed func stall() async throws {
+        Self.stallsStarted.withLock { $0 += 1 }
         try await Task.sleep(for: .seconds(60))
     }
 
@@ -148,9 +153,8 @@ struct Pair {
         let id = account!.id
         let stopped = Mutex<[String]>([])
         await pair.a.watch(id) { _, reason in stopped.withLock { $0.append(reason) } }
-        try await Task.sleep(for: .milliseconds(20))
         account = nil
-        for _ in 0..<200 where stopped.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        try await eventually { !stopped.withLock { $0.isEmpty } }
         #expect(stopped.withLock { $0 } == ["actor stopped"])
     }
 
@@ -160,7 +164,7 @@ struct Pair {
         let stopped = Mutex<[String]>([])
         await pair.a.watch(account.id) { _, reason in stopped.withLock { $0.append(reason) } }
         await pair.b.shutdown()
-        for _ in 0..<200 where stopped.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        try await eventually { !stopped.withLock { $0.isEmpty } }
         #expect(stopped.withLock { $0.count } == 1)
         #expect(stopped.withLock { $0.first?.contains("node1") } == true)
     }
@@ -171,7 +175,7 @@ struct Pair {
         let two = Account(actorSystem: pair.b)
         await pair.a.register(one, key: "accounts")
         await pair.b.register(two, key: "accounts")
-        for _ in 0..<200 where pair.a.lookup(key: "accounts").count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        try await eventually { pair.a.lookup(key: "accounts").count == 2 && pair.b.lookup(key: "accounts").count == 2 }
         #expect(Set(pair.a.lookup(key: "accounts")) == [one.id, two.id])
         #expect(Set(pair.b.lookup(key: "accounts")) == [one.id, two.id])
         let found = try pair.a.lookup(Account.self, key: "accounts")
@@ -190,8 +194,9 @@ struct Pair {
         let account = Account(actorSystem: pair.b)
         defer { withExtendedLifetime(account) {} }
         let remote = try Account.resolve(id: account.id, using: pair.a)
+        let before = Account.stallsStarted.withLock { $0 }
         let stalled = Task { try await remote.stall() }
-        try await Task.sleep(for: .milliseconds(50))
+        try await eventually { Account.stallsStarted.withLock { $0 } > before }
         await pair.a.shutdown()
         await #expect(throws: ActorSystemError.self) { try await stalled.value }
     }

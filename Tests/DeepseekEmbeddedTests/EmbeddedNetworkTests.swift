@@ -25,17 +25,23 @@ struct EmbeddedPair {
         try await a.start()
         try await b.start()
     }
+
+    /// A counter on node 1 and a call to it from node 0, waited on until its message is queued.
+    func queuedCall(adding n: Int64) async throws -> (Counter, Task<Int64, any Error>) {
+        let counter = Counter(actorSystem: b)
+        let remote = try Counter.resolve(id: counter.id, using: a)
+        let call = Task { try await remote.add(n) }
+        // Nothing moves until the test delivers: wait for the call message to be queued.
+        for _ in 0..<1000 where net.inFlight.isEmpty { await Task.yield() }
+        return (counter, call)
+    }
 }
 
 @Suite struct EmbeddedNetworkTests {
     @Test func aCallNeedsItsMessagesDeliveredByTheTest() async throws {
         let pair = try await EmbeddedPair()
-        let counter = Counter(actorSystem: pair.b)
+        let (counter, call) = try await pair.queuedCall(adding: 5)
         defer { withExtendedLifetime(counter) {} }
-        let remote = try Counter.resolve(id: counter.id, using: pair.a)
-        let call = Task { try await remote.add(5) }
-        // Nothing moves until the test delivers: wait for the call message to be queued.
-        for _ in 0..<1000 where pair.net.inFlight.isEmpty { await Task.yield() }
         #expect(pair.net.inFlight.count == 1)
         #expect(pair.net.deliveredCount == 0)
         try await pair.net.runUntilIdle()
@@ -46,11 +52,8 @@ struct EmbeddedPair {
 
     @Test func timeoutsFollowVirtualTime() async throws {
         let pair = try await EmbeddedPair()
-        let counter = Counter(actorSystem: pair.b)
+        let (counter, call) = try await pair.queuedCall(adding: 1)
         defer { withExtendedLifetime(counter) {} }
-        let remote = try Counter.resolve(id: counter.id, using: pair.a)
-        let call = Task { try await remote.add(1) }
-        for _ in 0..<1000 where pair.net.inFlight.isEmpty { await Task.yield() }
         #expect(pair.net.drop { _ in true } == 1)
         pair.net.clock.advance(by: .seconds(1))
         #expect(pair.net.clock.pendingTimerCount == 1)  // not yet due
@@ -66,11 +69,8 @@ struct EmbeddedPair {
 
     @Test func finishReportsLeftovers() async throws {
         let pair = try await EmbeddedPair()
-        let counter = Counter(actorSystem: pair.b)
+        let (counter, call) = try await pair.queuedCall(adding: 1)
         defer { withExtendedLifetime(counter) {} }
-        let remote = try Counter.resolve(id: counter.id, using: pair.a)
-        let call = Task { try await remote.add(1) }
-        for _ in 0..<1000 where pair.net.inFlight.isEmpty { await Task.yield() }
         #expect(throws: EmbeddedNetwork.Leftovers.self) { try pair.net.finish() }
         try await pair.net.runUntilIdle()
         _ = try await call.value
@@ -79,11 +79,8 @@ struct EmbeddedPair {
 
     @Test func aPartitionFailsCallsToTheCutOffNode() async throws {
         let pair = try await EmbeddedPair()
-        let counter = Counter(actorSystem: pair.b)
+        let (counter, call) = try await pair.queuedCall(adding: 1)
         defer { withExtendedLifetime(counter) {} }
-        let remote = try Counter.resolve(id: counter.id, using: pair.a)
-        let call = Task { try await remote.add(1) }
-        for _ in 0..<1000 where pair.net.inFlight.isEmpty { await Task.yield() }
         pair.net.partition(NodeID(1))
         do {
             _ = try await call.value
