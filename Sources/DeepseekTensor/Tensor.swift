@@ -42,7 +42,12 @@ public struct Tensor: Sendable {
         guard !overflow else {
             throw TensorError(.outOfMemory, "\(op): shape \(shape) of \(dtype) needs more bytes than fit in memory")
         }
-        let storage = try TensorStorage(byteCount: bytes, op: op)
+        let storage: TensorStorage
+        if let slot = TensorArena.claimOutputSlot(byteCount: bytes) {
+            storage = slot
+        } else {
+            storage = try TensorStorage(byteCount: bytes, op: op)
+        }
         return Tensor(storage: storage, dtype: dtype, shape: shape, strides: shape.contiguousStrides, offset: 0)
     }
 

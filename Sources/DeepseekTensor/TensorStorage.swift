@@ -19,6 +19,10 @@ public final class TensorStorage: @unchecked Sendable {
     /// The first byte, or `nil` for meta storage.
     public let baseAddress: UnsafeMutableRawPointer?
     private let pooledCapacity: Int
+    /// Frees adopted memory (see `init(adopting:byteCount:deallocator:)`); `nil` for pooled storage.
+    private let deallocator: (@Sendable (UnsafeMutableRawPointer) -> Void)?
+    /// For a slot of an arena: the storage that owns the bytes (kept alive by this slot).
+    private let owner: TensorStorage?
 
     /// Allocates uninitialised storage of `byteCount` bytes.
     ///
@@ -40,6 +44,28 @@ public final class TensorStorage: @unchecked Sendable {
         self.byteCount = byteCount
         self.baseAddress = pointer
         self.pooledCapacity = capacity
+        self.owner = nil
+        self.deallocator = nil
+    }
+
+    /// Storage over memory allocated elsewhere (a receive buffer, a registered region): the
+    /// tensor uses the bytes in place, and `deallocator` runs when the storage dies.
+    public init(adopting pointer: UnsafeMutableRawPointer, byteCount: Int, deallocator: @escaping @Sendable (UnsafeMutableRawPointer) -> Void) {
+        self.byteCount = byteCount
+        self.baseAddress = pointer
+        self.pooledCapacity = 0
+        self.owner = nil
+        self.deallocator = deallocator
+    }
+
+    /// A slot of `byteCount` bytes at `offset` inside `base`, sharing its bytes and keeping it alive.
+    package init(slotOf base: TensorStorage, offset: Int, byteCount: Int) {
+        precondition(offset >= 0 && offset + byteCount <= base.byteCount, "slot \(offset)+\(byteCount) exceeds \(base.byteCount) bytes")
+        self.byteCount = byteCount
+        self.baseAddress = base.baseAddress.map { $0 + offset }
+        self.pooledCapacity = 0
+        self.owner = base
+        self.deallocator = nil
     }
 
     /// Creates meta storage: a size without bytes.
@@ -47,13 +73,16 @@ public final class TensorStorage: @unchecked Sendable {
         self.byteCount = metaByteCount
         self.baseAddress = nil
         self.pooledCapacity = 0
+        self.owner = nil
+        self.deallocator = nil
     }
 
     /// Whether this storage has a size but no bytes.
     public var isMeta: Bool { baseAddress == nil }
 
     deinit {
-        if let baseAddress { BufferPool.shared.give(baseAddress, capacity: pooledCapacity) }
+        guard owner == nil, let baseAddress else { return }
+        if let deallocator { deallocator(baseAddress) } else { BufferPool.shared.give(baseAddress, capacity: pooledCapacity) }
     }
 
     /// Physical memory of this machine in bytes.
