@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "DeepseekActors", targets: ["DeepseekActors"]),
         .library(name: "DeepseekTransportURing", targets: ["DeepseekTransportURing"]),
         .library(name: "DeepseekEmbedded", targets: ["DeepseekEmbedded"]),
+        .library(name: "DeepseekGraph", targets: ["DeepseekGraph"]),
+        .library(name: "DeepseekNN", targets: ["DeepseekNN"]),
         .executable(name: "deepseek", targets: ["deepseek"]),
     ],
     dependencies: [
@@ -63,6 +65,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "DeepseekONNX", dependencies: ["DeepseekTensor"], swiftSettings: swiftSettings),
+
+        // Layer 3.
+        .target(
+            name: "DeepseekGraph", dependencies: ["DeepseekCore", "DeepseekTensor", "DeepseekTracing"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DeepseekNN", dependencies: ["DeepseekCore", "DeepseekTensor", "DeepseekGraph"],
+            swiftSettings: swiftSettings
+        ),
 
         // Layer 4.
         .target(
@@ -143,6 +155,16 @@ let package = Package(
         .testTarget(
             name: "DeepseekTransportVerbsTests",
             dependencies: ["DeepseekTransportVerbs", "DeepseekActors", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekGraphTests",
+            dependencies: ["DeepseekGraph", "DeepseekTensor", "DeepseekKernelsBLAS", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekNNTests",
+            dependencies: ["DeepseekNN", "DeepseekGraph", "DeepseekTensor", "DeepseekTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,201 @@
+public import DeepseekTensor
+
+/// Unfolds the windows of a 2-D convolution into columns — the layout that turns the weight
+/// gradient into one matrix product per group.
+///
+/// Input `x` is `[N, C, H, W]`; the output is `[G, Cg·KH·KW, N·OH·OW]` (`G` groups of `Cg = C/G`
+/// channels). Row `(ci·KH + ky)·KW + kx` of group `g`, column `n·OH·OW + oy·OW + ox` holds
+/// `x[n, g·Cg + ci, oy·sh − top + ky·dh, ox·sw − left + kx·dw]`, or 0 where that lies in the
+/// padding. `Col2im` is its adjoint.
+public struct Im2col: CustomGraphOp, HostGradientKernel {
+    public let parameters: Conv2dParameters
+    public let kernelHeight: Int
+    public let kernelWidth: Int
+
+    public init(_ parameters: Conv2dParameters, kernel: (h: Int, w: Int)) {
+        self.parameters = parameters
+        self.kernelHeight = kernel.h
+        self.kernelWidth = kernel.w
+    }
+
+    public var label: String { "im2col" }
+    public var signature: String { "im2col(kernel: \(kernelHeight)x\(kernelWidth), \(parameters.summary))" }
+    /// A host loop over CPU memory.
+    public var deviceKinds: Set<DeviceKind>? { [.cpu] }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> [Tensor] { try evaluateOnHost(inputs) }
+
+    /// Pure data movement: no arithmetic, the input read once and the columns written once.
+    public func cost(_ inputs: [TensorType], outputs: [TensorType]) -> KernelCost {
+        KernelCost(
+            flops: 0, bytesRead: Double(inputs.first?.byteCount ?? 0), bytesWritten: Double(outputs.first?.byteCount ?? 0), kernels: 1)
+    }
+
+    func outputShape(_ inputs: [Tensor]) throws -> Shape {
+        guard inputs.count == 1, inputs[0].rank == 4 else {
+            throw TensorError(.shapeMismatch, "im2col: needs one input [N, C, H, W], got \(inputs.map(\.shape))")
+        }
+        let s = inputs[0].shape
+        let window = try ConvolutionWindow(parameters, kernelHeight: kernelHeight, kernelWidth: kernelWidth, height: s[2], width: s[3], op: "im2col")
+        guard s[1] % parameters.groups == 0 else {
+            throw TensorError(.shapeMismatch, "im2col: \(s[1]) channels of \(s) do not divide into \(parameters.groups) groups")
+        }
+        return [parameters.groups, s[1] / parameters.groups * kernelHeight * kernelWidth, s[0] * window.positions]
+    }
+
+    func accumulate<T: BinaryFloatingPoint>(into out: UnsafeMutablePointer<T>, data: [UnsafePointer<T>?], inputs: [Tensor]) throws {
+        guard let x = data[0] else { return }
+        let s = inputs[0].shape
+        let (n, c, h, w) = (s[0], s[1], s[2], s[3])
+        let win = try ConvolutionWindow(parameters, kernelHeight: kernelHeight, kernelWidth: kernelWidth, height: h, width: w, op: "im2col")
+        let groups = parameters.groups
+        let cg = c / groups
+        let columns = n * win.positions
+        for g in 0..<groups {
+            for ci in 0..<cg {
+                let plane = g * cg + ci
+                for ky in 0..<kernelHeight {
+                    for kx in 0..<kernelWidth {
+                        let row = (ci * kernelHeight + ky) * kernelWidth + kx
+                        let rowBase = out + (g * cg * kernelHeight * kernelWidth + row) * columns
+                        for ni in 0..<n {
+                            let src = x + (ni * c + plane) * h * w
+                            let dst = rowBase + ni * win.positions
+                            for oy in 0..<win.outputHeight {
+                                let iy = win.inputRow(oy, ky)
+                                guard iy >= 0 && iy < h else { continue }
+                                for ox in 0..<win.outputWidth {
+                                    let ix = win.inputColumn(ox, kx)
+                                    if ix >= 0 && ix < w { dst[oy * win.outputWidth + ox] = src[iy * w + ix] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Folds columns back into an image, adding where windows overlap: the adjoint of `Im2col`,
+/// which makes the input gradient of a convolution `col2im(Wᵀ · g)`.
+///
+/// Input `[G, Cg·KH·KW, N·OH·OW]`; output `[N, G·Cg, H, W]`, with `H` and `W` the size of the
+/// convolution's input (a strided convolution loses them).
+public struct Col2im: CustomGraphOp, HostGradientKernel {
+    public let parameters: Conv2dParameters
+    public let kernelHeight: Int
+    public let kernelWidth: Int
+    /// The height of the image to rebuild.
+    public let height: Int
+    /// The width of the image to rebuild.
+    public let width: Int
+
+    public init(_ parameters: Conv2dParameters, kernel: (h: Int, w: Int), height: Int, width: Int) {
+        self.parameters = parameters
+        self.kernelHeight = kernel.h
+        self.kernelWidth = kernel.w
+        self.height = height
+        self.width = width
+    }
+
+    public var label: String { "col2im" }
+    public var signature: String {
+        "col2im(kernel: \(kernelHeight)x\(kernelWidth), image: \(height)x\(width), \(parameters.summary))"
+    }
+    /// A host loop over CPU memory.
+    public var deviceKinds: Set<DeviceKind>? { [.cpu] }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> [Tensor] { try evaluateOnHost(inputs) }
+
+    /// One addition per column element.
+    public func cost(_ inputs: [TensorType], outputs: [TensorType]) -> KernelCost {
+        KernelCost(
+            flops: Double(inputs.first?.shape.elementCount ?? 0), bytesRead: Double(inputs.first?.byteCount ?? 0),
+            bytesWritten: Double(outputs.first?.byteCount ?? 0), kernels: 1)
+    }
+
+    func outputShape(_ inputs: [Tensor]) throws -> Shape {
+        let window = try ConvolutionWindow(parameters, kernelHeight: kernelHeight, kernelWidth: kernelWidth, height: height, width: width, op: "col2im")
+        let k = kernelHeight * kernelWidth
+        guard inputs.count == 1, inputs[0].rank == 3, inputs[0].shape[0] == parameters.groups,
+            inputs[0].shape[1] % k == 0, inputs[0].shape[2] % window.positions == 0
+        else {
+            throw TensorError(
+                .shapeMismatch,
+                "col2im: needs one input [\(parameters.groups), Cg·\(k), N·\(window.positions)] for a \(kernelHeight)x\(kernelWidth) kernel over \(height)x\(width), got \(inputs.map(\.shape))")
+        }
+        let s = inputs[0].shape
+        return [s[2] / window.positions, parameters.groups * s[1] / k, height, width]
+    }
+
+    func accumulate<T: BinaryFloatingPoint>(into out: UnsafeMutablePointer<T>, data: [UnsafePointer<T>?], inputs: [Tensor]) throws {
+        guard let cols = data[0] else { return }
+        let win = try ConvolutionWindow(parameters, kernelHeight: kernelHeight, kernelWidth: kernelWidth, height: height, width: width, op: "col2im")
+        let s = inputs[0].shape
+        let groups = parameters.groups
+        let rows = s[1]
+        let cg = rows / (kernelHeight * kernelWidth)
+        let n = s[2] / win.positions
+        let c = groups * cg
+        let (h, w) = (height, width)
+        for g in 0..<groups {
+            for ci in 0..<cg {
+                let plane = g * cg + ci
+                for ky in 0..<kernelHeight {
+                    for kx in 0..<kernelWidth {
+                        let row = (ci * kernelHeight + ky) * kernelWidth + kx
+                        let rowBase = cols + (g * rows + row) * s[2]
+                        for ni in 0..<n {
+                            let dst = out + (ni * c + plane) * h * w
+                            let src = rowBase + ni * win.positions
+                            for oy in 0..<win.outputHeight {
+                                let iy = win.inputRow(oy, ky)
+                                guard iy >= 0 && iy < h else { continue }
+                                for ox in 0..<win.outputWidth {
+                                    let ix = win.inputColumn(ox, kx)
+                                    if ix >= 0 && ix < w { dst[iy * w + ix] += src[oy * win.outputWidth + ox] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where the windows of a convolution fall on its input.
+struct ConvolutionWindow {
+    let parameters: Conv2dParameters
+    let kernelHeight: Int
+    let kernelWidth: Int
+    let outputHeight: Int
+    let outputWidth: Int
+    var positions: Int { outputHeight * outputWidth }
+
+    init(_ p: Conv2dParameters, kernelHeight: Int, kernelWidth: Int, height: Int, width: Int, op: String) throws {
+        guard p.groups >= 1, p.stride.h >= 1, p.stride.w >= 1, p.dilation.h >= 1, p.dilation.w >= 1, kernelHeight >= 1,
+            kernelWidth >= 1, p.padding.top >= 0, p.padding.left >= 0, p.padding.bottom >= 0, p.padding.right >= 0
+        else {
+            throw TensorError(.invalidArgument, "\(op): kernel, stride, dilation and groups must be ≥ 1 and padding ≥ 0, got \(GraphOp.describe(p))")
+        }
+        let out = p.outputSize(height: height, width: width, kernelHeight: kernelHeight, kernelWidth: kernelWidth)
+        guard out.h > 0, out.w > 0 else {
+            throw TensorError(.shapeMismatch, "\(op): a \(kernelHeight)x\(kernelWidth) kernel does not fit the padded \(height)x\(width) input")
+        }
+        parameters = p
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        outputHeight = out.h
+        outputWidth = out.w
+    }
+
+    @inline(__always) func inputRow(_ oy: Int, _ ky: Int) -> Int {
+        oy * parameters.stride.h - parameters.padding.top + ky * parameters.dilation.h
+    }
+
+    @inline(__always) func inputColumn(_ ox: Int, _ kx: Int) -> Int {
+        ox * parameters.stride.w - parameters.padding.left + kx * parameters.dilation.w
+    }
+}

@@ -1,0 +1,120 @@
+public import DeepseekTensor
+
+/// The input gradient of 2-D pooling over `[N, C, H, W]`.
+///
+/// Inputs: the output gradient `[N, C, OH, OW]`, and for max pooling also the pooled input. Max
+/// pooling sends each window's gradient to the element the forward kernel picked (the first
+/// largest, skipping padding; a NaN wins); average pooling spreads it evenly over the window's
+/// elements with the forward divisor (`countIncludePad`, `ceilMode` and dilation included).
+public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
+    public let kind: PoolKind
+    public let parameters: Pool2dParameters
+    /// The height of the pooled input.
+    public let height: Int
+    /// The width of the pooled input.
+    public let width: Int
+
+    public init(_ kind: PoolKind, _ parameters: Pool2dParameters, height: Int, width: Int) {
+        self.kind = kind
+        self.parameters = parameters
+        self.height = height
+        self.width = width
+    }
+
+    public var label: String { kind == .max ? "maxPool2dBackward" : "avgPool2dBackward" }
+    public var signature: String { "\(label)(\(GraphOp.describe(parameters)), input: \(height)x\(width))" }
+    /// A host loop over CPU memory.
+    public var deviceKinds: Set<DeviceKind>? { [.cpu] }
+    var dataInputs: [Int] { kind == .max ? [0, 1] : [0] }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> [Tensor] { try evaluateOnHost(inputs) }
+
+    /// One visit per window element of every output position.
+    public func cost(_ inputs: [TensorType], outputs: [TensorType]) -> KernelCost {
+        let windows = Double(inputs.first?.shape.elementCount ?? 0)
+        let read = inputs.reduce(0) { $0 + Double($1.byteCount) }
+        return KernelCost(
+            flops: windows * Double(parameters.kernel.h * parameters.kernel.w), bytesRead: read,
+            bytesWritten: Double(outputs.first?.byteCount ?? 0), kernels: 1)
+    }
+
+    func outputShape(_ inputs: [Tensor]) throws -> Shape {
+        let p = parameters
+        let expected = kind == .max ? 2 : 1
+        guard inputs.count == expected, inputs[0].rank == 4 else {
+            throw TensorError(
+                .shapeMismatch,
+                "\(label): needs \(kind == .max ? "the gradient [N, C, OH, OW] and the input [N, C, H, W]" : "the gradient [N, C, OH, OW]"), got \(inputs.map(\.shape))")
+        }
+        guard p.kernel.h >= 1, p.kernel.w >= 1, p.stride.h >= 1, p.stride.w >= 1, p.dilation.h >= 1, p.dilation.w >= 1,
+            p.padding.top >= 0, p.padding.left >= 0, p.padding.bottom >= 0, p.padding.right >= 0
+        else {
+            throw TensorError(.invalidArgument, "\(label): kernel, stride and dilation must be ≥ 1 and padding ≥ 0, got \(GraphOp.describe(p))")
+        }
+        let g = inputs[0].shape
+        let out = p.outputSize(height: height, width: width)
+        let shape: Shape = [g[0], g[1], height, width]
+        guard g[2] == out.h, g[3] == out.w else {
+            throw TensorError(
+                .shapeMismatch, "\(label): the gradient \(g) does not match the \(out.h)x\(out.w) output of pooling a \(height)x\(width) input")
+        }
+        if kind == .max && inputs[1].shape != shape {
+            throw TensorError(.shapeMismatch, "\(label): the pooled input has shape \(inputs[1].shape) but the gradient \(g) needs \(shape)")
+        }
+        return shape
+    }
+
+    func accumulate<T: BinaryFloatingPoint>(into out: UnsafeMutablePointer<T>, data: [UnsafePointer<T>?], inputs: [Tensor]) throws {
+        guard let grad = data[0] else { return }
+        let p = parameters
+        let g = inputs[0].shape
+        let (oh, ow) = (g[2], g[3])
+        let (h, w) = (height, width)
+        let x = kind == .max ? data[1] : nil
+        for plane in 0..<(g[0] * g[1]) {
+            let dst = out + plane * h * w
+            let src = x.map { $0 + plane * h * w }
+            let upstream = grad + plane * oh * ow
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let gv = upstream[oy * ow + ox]
+                    var best = -T.infinity
+                    var bestIndex = -1
+                    var count = 0
+                    var padded = 0
+                    for ky in 0..<p.kernel.h {
+                        let iy = oy * p.stride.h - p.padding.top + ky * p.dilation.h
+                        for kx in 0..<p.kernel.w {
+                            let ix = ox * p.stride.w - p.padding.left + kx * p.dilation.w
+                            if iy < h + p.padding.bottom && ix < w + p.padding.right { padded += 1 }
+                            guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                            count += 1
+                            if let src {
+                                let e = src[iy * w + ix]
+                                if e > best || e.isNaN {
+                                    best = e
+                                    bestIndex = iy * w + ix
+                                }
+                            }
+                        }
+                    }
+                    if kind == .max {
+                        if bestIndex >= 0 { dst[bestIndex] += gv }
+                        continue
+                    }
+                    let divisor = p.countIncludePad ? padded : count
+                    guard divisor > 0 else { continue }
+                    let share = gv / T(divisor)
+                    for ky in 0..<p.kernel.h {
+                        let iy = oy * p.stride.h - p.padding.top + ky * p.dilation.h
+                        guard iy >= 0 && iy < h else { continue }
+                        for kx in 0..<p.kernel.w {
+                            let ix = ox * p.stride.w - p.padding.left + kx * p.dilation.w
+                            if ix >= 0 && ix < w { dst[iy * w + ix] += share }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
