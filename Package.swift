@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "DeepseekEmbedded", targets: ["DeepseekEmbedded"]),
         .library(name: "DeepseekGraph", targets: ["DeepseekGraph"]),
         .library(name: "DeepseekNN", targets: ["DeepseekNN"]),
+        .library(name: "DeepseekRuntime", targets: ["DeepseekRuntime"]),
+        .library(name: "DeepseekTraining", targets: ["DeepseekTraining"]),
         .executable(name: "deepseek", targets: ["deepseek"]),
     ],
     dependencies: [
@@ -47,6 +49,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dl")]
         ),
         .target(name: "CDeepseekURing", linkerSettings: [.linkedLibrary("uring")]),
+        .target(name: "CDeepseekZlib", linkerSettings: [.linkedLibrary("z")]),
 
         // Layer 1.
         .target(name: "DeepseekCore", swiftSettings: swiftSettings),
@@ -98,12 +101,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Layer 5.
+        .target(
+            name: "DeepseekRuntime",
+            dependencies: ["DeepseekCore", "DeepseekTensor", "DeepseekTracing", "DeepseekGraph", "DeepseekActors"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Layer 6.
+        .target(
+            name: "DeepseekTraining",
+            dependencies: [
+                "DeepseekCore", "DeepseekTensor", "DeepseekGraph", "DeepseekNN", "DeepseekRuntime", "CDeepseekZlib",
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Composition root: the CLI.
         .executableTarget(
             name: "deepseek",
             dependencies: [
                 "DeepseekCore", "DeepseekTensor", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL",
                 "DeepseekONNX", "DeepseekActors", "DeepseekTransportURing", "CDeepseekLinux", "CDeepseekVerbs",
+                "DeepseekGraph", "DeepseekNN", "DeepseekRuntime", "DeepseekTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/deepseek",
@@ -165,6 +185,22 @@ let package = Package(
         .testTarget(
             name: "DeepseekNNTests",
             dependencies: ["DeepseekNN", "DeepseekGraph", "DeepseekTensor", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekRuntimeTests",
+            dependencies: [
+                "DeepseekRuntime", "DeepseekGraph", "DeepseekNN", "DeepseekTensor", "DeepseekActors", "DeepseekEmbedded",
+                "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL", "DeepseekTestSupport",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekTrainingTests",
+            dependencies: [
+                "DeepseekTraining", "DeepseekNN", "DeepseekGraph", "DeepseekTensor", "DeepseekRuntime", "DeepseekActors",
+                "DeepseekKernelsBLAS", "DeepseekTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

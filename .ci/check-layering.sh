@@ -18,6 +18,8 @@ declare -A allowed=(
   [DeepseekEmbedded]="DeepseekCore DeepseekTracing DeepseekActors"
   [DeepseekTransportURing]="DeepseekCore DeepseekActors DeepseekTracing CDeepseekURing"
   [DeepseekTransportVerbs]="DeepseekCore DeepseekActors DeepseekTracing CDeepseekVerbs"
+  [DeepseekRuntime]="DeepseekCore DeepseekTensor DeepseekTracing DeepseekGraph DeepseekActors"
+  [DeepseekTraining]="DeepseekCore DeepseekTensor DeepseekGraph DeepseekNN DeepseekRuntime DeepseekTracing CDeepseekZlib"
 )
 
 project_modules=$(ls Sources; echo deepseek)

@@ -92,3 +92,28 @@ struct NodeClusterTests {
         #expect(err.contains("RANK=5 is not below WORLD_SIZE=4"))
     }
 }
+
+extension NodeClusterTests {
+    @Test(.timeLimit(.minutes(2)))
+    func aGraphPlacedAcrossTwoNodeProcessesMatchesOneProcess() async throws {
+        let port = Self.freePort()
+        let secret = ["DEEPSEEK_CLUSTER_SECRET": "graph-cluster-\(port)"]
+        let nodes = try (0..<2).map { rank in
+            try Self.launch(
+                ["node", "--rank", "\(rank)", "--world-size", "2", "--coordinator", "127.0.0.1:\(port)", "--exchange-bytes", "4096", "--run-graph"],
+                environment: secret)
+        }
+        let deadline = ContinuousClock.now + .seconds(90)
+        while nodes.contains(where: { $0.process.isRunning }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for node in nodes where node.process.isRunning { node.process.terminate() }
+        for (rank, node) in nodes.enumerated() {
+            node.process.waitUntilExit()
+            let out = String(decoding: node.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let err = String(decoding: node.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(node.process.terminationStatus == 0, "rank \(rank) failed:\n\(out)\n\(err)")
+            if rank == 0 { #expect(out.contains("outputs identical to the single-process run"), "\(out)\n\(err)") }
+        }
+    }
+}

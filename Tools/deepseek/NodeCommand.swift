@@ -2,9 +2,11 @@ import ArgumentParser
 import DeepseekActors
 import DeepseekCore
 import DeepseekTensor
+import DeepseekRuntime
 import DeepseekTransportURing
 import Foundation
 import Synchronization
+import Distributed
 
 /// `deepseek node`: one node process of a cluster.
 ///
@@ -35,6 +37,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds to keep serving after the exchange.") var serve: Double = 0
     @Option(help: "Seconds to wait for the whole cluster to assemble.") var joinTimeout: Double = 60
     @Flag(help: "Print transport log lines.") var verbose = false
+    @Flag(name: .customLong("run-graph"), help: "After the exchange, run a graph with one branch per node through the engine and check it against a local run.")
+    var runGraph = false
 
     func validate() throws {
         if let worldSize, worldSize < 1 { throw ValidationError("--world-size must be at least 1, got \(worldSize)") }
@@ -137,6 +141,17 @@ struct NodeCommand: AsyncParsableCommand {
         }
         try await coordinatorRef.barrier("exchanged", rank: placement.rank)
         say("exchange ok with \(placement.worldSize - 1) peers")
+
+        if runGraph {
+            let (runtime, device, graph) = try NodeGraphRun.host(rank: placement.rank, worldSize: placement.worldSize, system: system)
+            await runtime.whenLocal { $0.register(graph) }
+            try await coordinatorRef.barrier("runtime-ready", rank: placement.rank)
+            if placement.rank == 0 {
+                try await NodeGraphRun.coordinate(worldSize: placement.worldSize, local: device, system: system, say: say)
+            }
+            try await coordinatorRef.barrier("graph-done", rank: placement.rank)
+            withExtendedLifetime((runtime, device)) {}
+        }
 
         // Keep serving: every second, a call to every live peer, reported per round.
         let end = clock.now + .milliseconds(Int(serve * 1000))

@@ -1,0 +1,129 @@
+public import DeepseekActors
+public import DeepseekCore
+public import DeepseekGraph
+public import DeepseekTensor
+public import Distributed
+import Synchronization
+
+/// What a device is: its kind, a display name and the process (cluster node rank) it lives in.
+public struct DeviceDescriptor: Sendable, Hashable, WireCodable, CustomStringConvertible {
+    public var kind: DeviceKind
+    public var name: String
+    public var process: Int
+
+    public init(kind: DeviceKind, name: String, process: Int = 0) {
+        self.kind = kind
+        self.name = name
+        self.process = process
+    }
+
+    public var description: String { "\(name) (\(kind), node \(process))" }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.encode(kind.name)
+        writer.encode(name)
+        writer.encode(process)
+    }
+
+    public static func decode(from reader: inout WireReader) throws -> DeviceDescriptor {
+        DeviceDescriptor(kind: DeviceKind(try reader.decode(String.self)), name: try reader.decode(String.self), process: try reader.decode(Int.self))
+    }
+}
+
+/// A compute device as an actor: it runs graph nodes' kernels on one `KernelBackend`, one at a
+/// time, and keeps account of its busy time.
+///
+/// Kernels run on the actor's executor, so two device actors run two kernels at once — that is
+/// how independent branches placed on different devices overlap.
+public distributed actor DeviceActor: WireCodable {
+    public typealias ActorSystem = DeepseekActorSystem
+
+    let backend: any KernelBackend
+    let descriptor: DeviceDescriptor
+    private var busy: Duration = .zero
+    private var nodesRun = 0
+
+    /// A device running kernels on `backend`, of `kind`, in this process.
+    public init(backend: any KernelBackend, kind: DeviceKind, name: String? = nil, actorSystem: DeepseekActorSystem) {
+        self.backend = backend
+        self.descriptor = DeviceDescriptor(kind: kind, name: name ?? backend.name, process: Int(actorSystem.node.rank))
+        self.actorSystem = actorSystem
+    }
+
+    /// The device's kind, name and process.
+    public distributed func describe() -> DeviceDescriptor { descriptor }
+
+    /// Seconds spent in kernels and nodes run since the last `resetUsage`.
+    public distributed func usage() -> DeviceUsage { DeviceUsage(device: descriptor, busySeconds: busy.seconds, nodes: nodesRun) }
+
+    /// Clears the usage counters.
+    public distributed func resetUsage() {
+        busy = .zero
+        nodesRun = 0
+    }
+
+    /// Runs `op` on `inputs` with this device's backend (local callers only: tensors stay in memory).
+    public func execute(_ op: GraphOp, _ inputs: [Tensor], arena: ArenaSlot? = nil) throws -> [Tensor] {
+        let start = ContinuousClock.now
+        defer {
+            busy += ContinuousClock.now - start
+            nodesRun += 1
+        }
+        return try KernelBackends.using(backend) {
+            if let arena { try arena.arena.withOutputSlot(offset: arena.offset, byteCount: arena.byteCount) { try op.evaluate(inputs) } }
+            else { try op.evaluate(inputs) }
+        }
+    }
+}
+
+/// Where a node's output should be placed in a planned arena.
+public struct ArenaSlot: Sendable {
+    public var arena: TensorArena
+    public var offset: Int
+    public var byteCount: Int
+    public init(arena: TensorArena, offset: Int, byteCount: Int) {
+        self.arena = arena
+        self.offset = offset
+        self.byteCount = byteCount
+    }
+}
+
+/// How busy a device was.
+public struct DeviceUsage: Sendable, Hashable, WireCodable, CustomStringConvertible {
+    public var device: DeviceDescriptor
+    public var busySeconds: Double
+    public var nodes: Int
+
+    public init(device: DeviceDescriptor, busySeconds: Double, nodes: Int) {
+        self.device = device
+        self.busySeconds = busySeconds
+        self.nodes = nodes
+    }
+
+    public var description: String { "\(device.name): \(nodes) nodes, busy \(String(format3: busySeconds * 1e3)) ms" }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.encode(device)
+        writer.encode(busySeconds)
+        writer.encode(nodes)
+    }
+
+    public static func decode(from reader: inout WireReader) throws -> DeviceUsage {
+        DeviceUsage(device: try reader.decode(DeviceDescriptor.self), busySeconds: try reader.decode(Double.self), nodes: try reader.decode(Int.self))
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+extension String {
+    /// A number with three decimals, without Foundation.
+    init(format3 value: Double) {
+        let scaled = (value * 1000).rounded()
+        let sign = scaled < 0 ? "-" : ""
+        let magnitude = Swift.abs(Int(scaled))
+        let fraction = String(magnitude % 1000)
+        self = "\(sign)\(magnitude / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    }
+}

@@ -1,0 +1,108 @@
+public import DeepseekActors
+import DeepseekGraph
+public import DeepseekTensor
+import DeepseekCore
+public import Distributed
+
+/// Where an operator's output goes: a consumer's input slot, and the process it lives in.
+public struct OperatorEdge: Sendable {
+    public var consumer: OperatorActor
+    public var slot: Int
+    public var process: Int
+    /// Which of the producer's outputs feeds the slot.
+    public var output: Int
+}
+
+/// One graph node as an actor: it collects its inputs as they arrive, runs its kernel on the
+/// device the scheduler chose once all are there, and sends its outputs on to its consumers.
+///
+/// Consumers in the same process receive outputs directly when the node fires; consumers in
+/// other processes receive them when the scheduler says so (`push`), through the transport —
+/// each tensor crosses a process boundary once, however many consumers it has there.
+public distributed actor OperatorActor: WireCodable {
+    public typealias ActorSystem = DeepseekActorSystem
+
+    let node: GraphNodeID
+    let op: GraphOp
+    let process: Int
+    /// This process's devices, by their index in the engine's device table.
+    let devices: [Int: DeviceActor]
+    /// The outputs that are graph results, returned to the engine when the node fires.
+    let resultOutputs: Set<Int>
+    private var inputs: [Tensor?]
+    private var outputs: [Tensor?] = []
+    private var edges: [OperatorEdge] = []
+
+    init(node: GraphNodeID, op: GraphOp, arity: Int, process: Int, devices: [Int: DeviceActor], resultOutputs: Set<Int>, actorSystem: DeepseekActorSystem) {
+        self.node = node
+        self.op = op
+        self.process = process
+        self.devices = devices
+        self.resultOutputs = resultOutputs
+        self.inputs = Array(repeating: nil, count: arity)
+        self.actorSystem = actorSystem
+    }
+
+    /// Sets where the outputs go (once, when the plan is instantiated).
+    func connect(_ edges: [OperatorEdge]) { self.edges = edges }
+
+    /// An input arrived.
+    public distributed func deliver(slot: Int, tensor: Tensor) {
+        inputs[slot] = tensor
+    }
+
+    /// Several inputs arrived at once (one value feeding several slots, or a batch from one producer).
+    public distributed func deliver(slots: [Int], tensor: Tensor) {
+        for s in slots { inputs[s] = tensor }
+    }
+
+    /// Runs the node on the device with engine index `device` and sends the outputs to the
+    /// consumers in this process. Returns the outputs that are graph results (others `nil`).
+    public distributed func fire(device: Int) async throws -> [Tensor?] {
+        guard let actor = devices[device] else {
+            throw RuntimeError(.placement, "\(node) was sent to device \(device), which is not in process \(process); the plan and the device table disagree")
+        }
+        var args: [Tensor] = []
+        args.reserveCapacity(inputs.count)
+        for (slot, t) in inputs.enumerated() {
+            guard let t else { throw RuntimeError(.kernel, "\(node) (\(op.label)) fired before input \(slot) arrived; the scheduler's order was violated") }
+            args.append(t)
+        }
+        let arguments = args
+        let op = self.op
+        let results = try await actor.whenLocal { device in try device.execute(op, arguments) }
+        guard let results else { throw RuntimeError(.placement, "device \(device) of \(node) is not local to process \(process)") }
+        for i in inputs.indices { inputs[i] = nil }
+        outputs = results
+        for e in edges where e.process == process {
+            if let local = await e.consumer.whenLocal({ c in c.accept(e.slot, results[e.output]) }) { _ = local } else {
+                try await e.consumer.deliver(slot: e.slot, tensor: results[e.output])
+            }
+        }
+        var returned = [Tensor?](repeating: nil, count: results.count)
+        for i in resultOutputs where i < results.count { returned[i] = results[i] }
+        if !edges.contains(where: { $0.process != process }) { outputs = [] }
+        return returned
+    }
+
+    func accept(_ slot: Int, _ tensor: Tensor) { inputs[slot] = tensor }
+
+    /// Sends output `output` to this node's consumers in process `process` and forgets it once
+    /// no other process needs it.
+    public distributed func push(output: Int, toProcess target: Int) async throws {
+        guard output < outputs.count, let tensor = outputs[output] else {
+            throw RuntimeError(.remote, "\(node) has no output \(output) to send to node \(target); it has not fired or already sent it")
+        }
+        let targets = edges.filter { $0.process == target && $0.output == output }
+        var byConsumer: [(OperatorActor, [Int])] = []
+        for e in targets {
+            if let i = byConsumer.firstIndex(where: { $0.0.id == e.consumer.id }) { byConsumer[i].1.append(e.slot) } else { byConsumer.append((e.consumer, [e.slot])) }
+        }
+        for (consumer, slots) in byConsumer { try await consumer.deliver(slots: slots, tensor: tensor) }
+    }
+
+    /// Drops a kept output (the scheduler's `free` for a value another process needed).
+    public distributed func release(output: Int) {
+        if output < outputs.count { outputs[output] = nil }
+    }
+}
