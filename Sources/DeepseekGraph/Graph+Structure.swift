@@ -13,7 +13,7 @@ extension Graph {
         var h = StructuralHasher(seed: 0x6772_6170_6821)
         h.combine(nodes.count)
         for n in nodes {
-            h.combine(n.op.signature)
+            n.op.combineStructure(into: &h)
             if case .constant(let t) = n.op, !t.isMeta, let bytes = try? t.contiguous() {
                 bytes.withUnsafeBytesOfStorage { raw in
                     var i = 0
@@ -29,8 +29,12 @@ extension Graph {
             }
             h.combine(n.inputs.count)
             for v in n.inputs { h.combine(v.rawValue) }
-            for v in n.outputs { h.combine(values[v.rawValue].type.description) }
-            h.combine(n.pin.kind?.name ?? "")
+            for v in n.outputs {
+                let t = values[v.rawValue].type
+                h.combine(Int(t.dtype.rawValue) << 32 | t.shape.rank)
+                for d in t.shape.dims { h.combine(d) }
+            }
+            if let kind = n.pin.kind { h.combine(kind.name) } else { h.combine(0 as UInt64) }
             h.combine(n.pin.device ?? -1)
             h.combine(n.pin.process ?? -1)
         }
@@ -68,6 +72,28 @@ extension Graph {
         }
         problem.costs = costs
         return (problem, nodeOf, schedulingNode)
+    }
+}
+
+extension GraphOp {
+    /// Folds the op and its attributes into `h` — the same information as `signature`, without
+    /// building a string for the common ops (hashing runs on every step of a define-by-run model).
+    func combineStructure(into h: inout StructuralHasher) {
+        switch self {
+        case .unary(let op):
+            h.combine(1 as UInt64)
+            h.combine(op.description)
+        case .binary(let op): h.combine(2 as UInt64); h.combine(Int(BinaryOp.allCases.firstIndex(of: op) ?? -1))
+        case .matmul: h.combine(3 as UInt64)
+        case .reduce(let op, let axes, let keep):
+            h.combine(4 as UInt64); h.combine(Int(ReduceOp.allCases.firstIndex(of: op) ?? -1)); h.combine(keep)
+            h.combine(axes.count); for a in axes { h.combine(a) }
+        case .reshape(let shape): h.combine(5 as UInt64); h.combine(shape.rank); for d in shape.dims { h.combine(d) }
+        case .permute(let axes): h.combine(6 as UInt64); h.combine(axes.count); for a in axes { h.combine(a) }
+        case .expand(let shape): h.combine(7 as UInt64); h.combine(shape.rank); for d in shape.dims { h.combine(d) }
+        case .input, .parameter: h.combine(8 as UInt64); h.combine(signature)
+        default: h.combine(9 as UInt64); h.combine(signature)
+        }
     }
 }
 

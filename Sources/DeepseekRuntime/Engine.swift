@@ -85,7 +85,7 @@ public actor Engine {
         guard let plan = cache.peek(key) else { throw RuntimeError(.placement, "plan for \(key) vanished from the cache") }
         let planned = ContinuousClock.now
         for d in devices { try await d.resetUsage() }
-        let execution = try await plan.execute(graph, feeds, engine: self)
+        let execution = try await plan.execute(graph, feeds, engine: self, recordsTimes: !hit)
         let wall = ContinuousClock.now - wallStart
         var usage: [DeviceUsage] = []
         for d in devices { usage.append(try await d.usage()) }

@@ -144,7 +144,9 @@ extension EnginePlan {
         case released
     }
 
-    func execute(_ graph: Graph, _ feeds: GraphFeeds, engine: Engine) async throws -> Execution {
+    /// Runs the plan once. `recordsTimes` feeds measured node times back into the cost model (on
+    /// a plan's first runs: keying a measurement costs more than dispatching a small node).
+    func execute(_ graph: Graph, _ feeds: GraphFeeds, engine: Engine, recordsTimes: Bool) async throws -> Execution {
         let source = engine.settings.sourceProcess
         var sourceTensors: [Int: Tensor] = [:]
         for n in graph.nodes {
@@ -180,7 +182,7 @@ extension EnginePlan {
                 for (k, v) in graph[node: nodeOf[node]].outputs.enumerated() where k < r.count {
                     if let t = r[k] { results[v.rawValue] = t }
                 }
-                samples.append((nodeOf[node], device, seconds))
+                if recordsTimes { samples.append((nodeOf[node], device, seconds)) }
                 scheduler.completed(node: node, on: DeviceID(device), into: &queue)
             case .sent(let value, let to):
                 scheduler.transferred(value: value, to: to, into: &queue)
@@ -212,10 +214,15 @@ extension EnginePlan {
                     switch d {
                     case .run(let node, let device):
                         let op = operators[node]
-                        // A cheap node on an idle local device runs right here: a task per
-                        // node would cost more than the kernel. The device is idle (the
-                        // scheduler dispatches to free devices only), so nothing waits behind it.
-                        if processOf[node] == local, let cost = prepared.cost(of: node, on: device), cost <= inlineSeconds {
+                        // A node on an idle local device runs right here, without a task of its
+                        // own, when it is cheap (a task would cost more than the kernel) or when
+                        // nothing else is in flight or about to be dispatched (a task would only
+                        // add a hand-off). The device is idle — the scheduler dispatches to free
+                        // devices only — so nothing waits behind it.
+                        if processOf[node] == local, inlineSeconds > 0,
+                            (prepared.cost(of: node, on: device) ?? .infinity) <= inlineSeconds
+                                || (group.isEmpty && !queue[i...].contains(where: { if case .run = $0 { true } else { false } }))
+                        {
                             completed(try await fire(op, node: node, device: device.index))
                         } else {
                             group.addTask { try await fire(op, node: node, device: device.index) }
@@ -258,7 +265,7 @@ extension EnginePlan {
                 completed(event)
             }
         }
-        await engine.recordTimes(samples, graph: graph)
+        if recordsTimes { await engine.recordTimes(samples, graph: graph) }
         let outputs = try graph.outputs.map { v -> Tensor in
             guard let t = results[v.rawValue] else { throw RuntimeError(.kernel, "output \(v) was not produced") }
             return t

@@ -32,6 +32,8 @@ public distributed actor OperatorActor: WireCodable {
     private var inputs: [Tensor?]
     private var outputs: [Tensor?] = []
     private var edges: [OperatorEdge] = []
+    /// Whether some consumer lives in another process, so outputs are kept until pushed.
+    private var keepsOutputs = false
 
     init(node: GraphNodeID, op: GraphOp, arity: Int, process: Int, devices: [Int: DeviceActor], resultOutputs: Set<Int>, actorSystem: DeepseekActorSystem) {
         self.node = node
@@ -44,7 +46,10 @@ public distributed actor OperatorActor: WireCodable {
     }
 
     /// Sets where the outputs go (once, when the plan is instantiated).
-    func connect(_ edges: [OperatorEdge]) { self.edges = edges }
+    func connect(_ edges: [OperatorEdge]) {
+        self.edges = edges
+        keepsOutputs = edges.contains { $0.process != process }
+    }
 
     /// An input arrived.
     public distributed func deliver(slot: Int, tensor: Tensor) {
@@ -73,15 +78,15 @@ public distributed actor OperatorActor: WireCodable {
         let results = try await actor.whenLocal { device in try device.execute(op, arguments) }
         guard let results else { throw RuntimeError(.placement, "device \(device) of \(node) is not local to process \(process)") }
         for i in inputs.indices { inputs[i] = nil }
-        outputs = results
+        if keepsOutputs { outputs = results }
         for e in edges where e.process == process {
             if let local = await e.consumer.whenLocal({ c in c.accept(e.slot, results[e.output]) }) { _ = local } else {
                 try await e.consumer.deliver(slot: e.slot, tensor: results[e.output])
             }
         }
+        if resultOutputs.isEmpty { return [] }
         var returned = [Tensor?](repeating: nil, count: results.count)
         for i in resultOutputs where i < results.count { returned[i] = results[i] }
-        if !edges.contains(where: { $0.process != process }) { outputs = [] }
         return returned
     }
 

@@ -25,6 +25,8 @@ let package = Package(
                 .product(name: "DeepseekKernelsOpenCL", package: "Deepseek"),
                 .product(name: "DeepseekActors", package: "Deepseek"),
                 .product(name: "DeepseekTransportURing", package: "Deepseek"),
+                .product(name: "DeepseekGraph", package: "Deepseek"),
+                .product(name: "DeepseekRuntime", package: "Deepseek"),
             ],
             swiftSettings: [
                 .enableUpcomingFeature("MemberImportVisibility"),

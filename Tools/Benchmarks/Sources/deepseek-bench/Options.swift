@@ -9,6 +9,7 @@ enum Group: String, CaseIterable, Sendable {
     case remoteCall = "remote-call"
     case stream
     case pipelined
+    case engine
 }
 
 /// Command-line options of `deepseek-bench`.
@@ -38,6 +39,8 @@ struct Options: Sendable {
           elementwise    add and relu of 16M float32 on CPUBackend vs memcpy bandwidth vs PyTorch
           conv2d         conv2d [64,32,28,28] * [64,32,3,3] pad 1 on CPUBackend vs PyTorch
           opencl-sgemm   OpenCLBackend matmul vs its naive kernel vs CPUBackend
+          engine         graph engine: dispatch per empty op, MLP forward+backward vs the same kernels in
+                         sequence, planning a 10,000-node graph and a plan-cache hit, CPU+OpenCL branches
           actor-call     local distributed-actor call vs a plain actor method call
           remote-call    distributed call round trip over URingTransport (loopback TCP) vs C ping-pong
           stream         1 MiB and 64 MiB tensors between two nodes vs a C socket stream

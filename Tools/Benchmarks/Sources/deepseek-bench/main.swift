@@ -63,6 +63,8 @@ do {
             report = try await runStream(options)
         case .pipelined:
             report = try await runPipelined(options)
+        case .engine:
+            report = try await runEngine(options)
         }
         if let other = load.fraction() {
             report.otherLoad = other
