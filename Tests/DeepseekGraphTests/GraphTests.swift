@@ -83,6 +83,15 @@ import Testing
         #expect(e.code == .arity)
     }
 
+    @Test func pinningAnOpToADeviceKindThatLacksItFailsAtBuildTime() throws {
+        var b = GraphBuilder()
+        b.input("x", TensorType([1, 1, 4, 4]))
+        b.op("cols", .custom(Im2col(Conv2dParameters(), kernel: (h: 3, w: 3))), ["x"], on: DevicePin(kind: .opencl))
+        let error = try #require(throws: GraphError.self) { try b.build() }
+        #expect(error.code == .placement)
+        #expect(error.message.contains("\"cols\"") && error.message.contains("opencl"), "\(error)")
+    }
+
     @Test func feedsAreValidated() throws {
         let g = try mlp()
         let e = try #require(throws: GraphError.self) {

@@ -122,6 +122,24 @@ func feeds(for graph: Graph, seed: UInt64 = 1) throws -> GraphFeeds {
         withExtendedLifetime(device) {}
     }
 
+    @Test func anOpThatNoDeviceCanRunFailsBeforeAnythingRuns() async throws {
+        let rt = try await LocalRuntime()
+        // A device of a kind other than cpu: the CPU-only gradient kernel cannot run there.
+        let device = DeviceActor(backend: ReferenceBackend(), kind: DeviceKind("accelerator"), name: "acc0", actorSystem: rt.system)
+        let engine = try await Engine(actorSystem: rt.system, devices: [device])
+        var g = Graph()
+        let x = try g.addInput("x", TensorType([1, 1, 4, 4]))
+        let cols = try g.add(.custom(Im2col(Conv2dParameters(), kernel: (h: 3, w: 3))), [x], name: "cols")[0]
+        g.outputs = [cols]
+        let error = try await #require(throws: RuntimeError.self) {
+            try await engine.run(g, GraphFeeds(inputs: ["x": try Tensor.zeros([1, 1, 4, 4])]))
+        }
+        #expect(error.code == .placement)
+        #expect(error.message.contains("\"cols\"") && error.message.contains("runs on cpu"), "\(error)")
+        #expect(try await device.usage().nodes == 0)
+        withExtendedLifetime(device) {}
+    }
+
     @Test func aKernelErrorNamesTheNode() async throws {
         let rt = try await LocalRuntime()
         let device = rt.cpu()

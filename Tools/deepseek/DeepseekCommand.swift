@@ -15,7 +15,7 @@ struct DeepseekCommand: AsyncParsableCommand {
             OpenCL), then `deepseek tensor-demo` to run a few kernels on the default backend.
             """,
         version: "0.1.0",
-        subcommands: [DemoCommand.self, InfoCommand.self, TensorDemoCommand.self, TrainCommand.self, ConformanceCommand.self, NodeCommand.self],
+        subcommands: [DemoCommand.self, InfoCommand.self, TensorDemoCommand.self, TrainCommand.self, PassesCommand.self, ConformanceCommand.self, NodeCommand.self],
         defaultSubcommand: DemoCommand.self
     )
 }
