@@ -103,6 +103,9 @@ enum VerbsFixture {
         s.spinPolls = 50
         s.packetSequenceSeed = 7
         s.rnrRetry = 0
+        // Generous: on a 2-core CI machine other suites' long synchronous tests can hold the
+        // cooperative threads that carry the bootstrap exchange for seconds.
+        s.connectTimeout = .seconds(60)
         change(&s)
         return s
     }
@@ -120,7 +123,7 @@ enum VerbsFixture {
 }
 
 /// Waits (bounded) until `condition` holds.
-func eventually(_ what: String, seconds: Int = 10, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
+func eventually(_ what: String, seconds: Int = 60, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + .seconds(seconds)
     while !condition() {
