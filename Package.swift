@@ -184,7 +184,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeepseekNNTests",
-            dependencies: ["DeepseekNN", "DeepseekGraph", "DeepseekTensor", "DeepseekTestSupport"],
+            dependencies: ["DeepseekNN", "DeepseekGraph", "DeepseekTensor", "DeepseekONNX", "DeepseekTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

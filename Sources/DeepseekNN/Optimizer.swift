@@ -23,6 +23,34 @@ public protocol Optimizer: Sendable {
     /// buffers (`isTrainable == false`) are never updated.
     /// - Throws: `NNError` when a gradient names no trainable parameter or has the wrong shape.
     mutating func step(_ parameters: [Parameter], gradients: [String: Tensor]) throws
+    /// Everything the optimizer carries from step to step, for checkpoints.
+    var state: OptimizerState { get }
+    /// Continues from a checkpointed state; throws when it belongs to another optimizer kind.
+    mutating func restore(_ state: OptimizerState) throws
+}
+
+/// An optimizer's state between steps: its kind, step count, scalar settings that change during
+/// training and per-parameter tensors (`momentum.<parameter>`, `m.<parameter>`, …).
+public struct OptimizerState: Sendable {
+    /// `sgd`, `adam`, `adamw`, `lamb`, …: a checkpoint of one kind cannot restore another.
+    public var kind: String
+    public var step: Int
+    public var scalars: [String: Double]
+    public var tensors: [String: Tensor]
+
+    public init(kind: String, step: Int = 0, scalars: [String: Double] = [:], tensors: [String: Tensor] = [:]) {
+        self.kind = kind
+        self.step = step
+        self.scalars = scalars
+        self.tensors = tensors
+    }
+
+    /// Throws unless the state is of `kind`.
+    public func check(kind expected: String) throws {
+        guard kind == expected else {
+            throw NNError(.invalidArgument, "optimizer state is for \"\(kind)\" but the optimizer is \"\(expected)\"; resume with the optimizer the checkpoint was made with")
+        }
+    }
 }
 
 extension Optimizer {
@@ -102,6 +130,26 @@ public struct SGD: Optimizer {
                 d = nesterov ? try d + buffer * momentum : buffer
             }
             p.value = try value - d * learningRate
+        }
+        steps += 1
+    }
+
+    /// Steps taken so far.
+    public private(set) var steps = 0
+
+    public var state: OptimizerState {
+        OptimizerState(
+            kind: "sgd", step: steps, scalars: ["learningRate": learningRate],
+            tensors: Dictionary(uniqueKeysWithValues: momentumBuffers.map { ("momentum.\($0.key)", $0.value) }))
+    }
+
+    public mutating func restore(_ state: OptimizerState) throws {
+        try state.check(kind: "sgd")
+        steps = state.step
+        if let lr = state.scalars["learningRate"] { learningRate = lr }
+        momentumBuffers = [:]
+        for (key, value) in state.tensors where key.hasPrefix("momentum.") {
+            momentumBuffers[String(key.dropFirst("momentum.".count))] = value
         }
     }
 }
