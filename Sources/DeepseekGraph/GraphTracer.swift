@@ -21,9 +21,17 @@ public final class GraphTracer: Sendable {
         var parameters: [String: ValueID] = [:]
         var pins: [DevicePin] = []
         var scopes: [String] = []
+        var casts: [String: ValueID] = [:]
     }
 
-    public init() {}
+    /// The dtype each floating-point parameter is cast to when traced, by parameter name (`nil`:
+    /// used as stored). Mixed precision keeps float32 master weights and computes in float16 or
+    /// bfloat16 this way; the gradient flows back through the cast to the float32 parameter.
+    let parameterCast: @Sendable (String) -> DType?
+
+    public init(parameterCast: @escaping @Sendable (String) -> DType? = { _ in nil }) {
+        self.parameterCast = parameterCast
+    }
 
     /// Adds a tensor fed at run time.
     public func input(_ name: String, _ type: TensorType) throws -> SymbolicTensor {
@@ -31,8 +39,24 @@ public final class GraphTracer: Sendable {
         return SymbolicTensor(tracer: self, id: id, type: type)
     }
 
-    /// The parameter `name`, added on first use; later uses return the same value.
+    /// The parameter `name`, added on first use; later uses return the same value. When the
+    /// tracer casts parameters, the result is the cast (recorded once per parameter).
     public func parameter(_ name: String, _ type: TensorType) throws -> SymbolicTensor {
+        let stored = try storedParameter(name, type)
+        guard type.dtype.isFloatingPoint, let target = parameterCast(name), target != type.dtype else { return stored }
+        let key = "\(name)@\(target)"
+        if let cast = state.withLock({ $0.casts[key] }) { return SymbolicTensor(tracer: self, id: cast, type: TensorType(type.shape, target)) }
+        let result = try tracer(apply: .cast(target), stored, name: "\(name).cast")
+        state.withLock { $0.casts[key] = result.id }
+        return result
+    }
+
+    private func tracer(apply op: GraphOp, _ input: SymbolicTensor, name: String) throws -> SymbolicTensor {
+        try apply(op, [input], name: name)[0]
+    }
+
+    /// The stored (master) parameter, whatever the tracer casts it to.
+    public func storedParameter(_ name: String, _ type: TensorType) throws -> SymbolicTensor {
         let id = try state.withLock { s -> ValueID in
             if let existing = s.parameters[name] {
                 let t = s.graph[value: existing].type

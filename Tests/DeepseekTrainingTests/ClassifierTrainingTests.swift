@@ -24,16 +24,18 @@ struct ClassifierTrainingTests {
         let device = DeviceActor(backend: CPUBackend(), kind: .cpu, actorSystem: system)
         let engine = try await Engine(actorSystem: system, devices: [device])
         let model = try MLP(sizes: [784, 64, 10], seed: 3)
-        let before = try await evaluate(model, test, engine: engine)
-        var sgd = try SGD(learningRate: 0.1)
-        let reports = try await trainClassifier(
-            model, train: train, test: test, engine: engine, optimizer: &sgd,
-            settings: ClassifierTrainingSettings(epochs: 2, batchSize: 64, seed: 1, stepsPerEpoch: 40))
-        #expect(before < 0.3)
+        let trainer = Trainer(
+            model: model, optimizer: try SGD(learningRate: 0.1), engine: engine,
+            settings: TrainerSettings(epochs: 2, batchSize: 64, seed: 1, inputShape: [784], stepsPerEpoch: 40))
+        let before = try await trainer.evaluate(test)
+        let reports = try await trainer.fit(train, validation: test)
+        #expect(before.accuracy < 0.3)
+        #expect(reports[1].testLoss < before.loss)
         #expect(reports[1].testAccuracy > 0.65, "\(reports)")
         #expect(reports[1].meanLoss < reports[0].meanLoss, "\(reports)")
         // One trace per step, planned once.
         #expect(reports.map(\.planCacheHits).reduce(0, +) >= 79, "\(reports)")
+        #expect(trainer.globalStep == 80 && trainer.completedEpochs == 2)
         withExtendedLifetime(device) {}
     }
 }

@@ -9,6 +9,12 @@ public struct MiniBatch: Sendable {
     public var labels: Tensor
     /// Which rows of the data set the batch holds, in batch order.
     public var indices: [Int]
+
+    public init(images: Tensor, labels: Tensor, indices: [Int]) {
+        self.images = images
+        self.labels = labels
+        self.indices = indices
+    }
 }
 
 /// Mini-batches over a data set, one epoch at a time, in an order fixed by a seed.

@@ -1,0 +1,255 @@
+import DeepseekCore
+import DeepseekTensor
+import Synchronization
+
+/// Prepares the mini-batches of an epoch ahead of the training loop, on a background task, so
+/// gathering and augmenting batch `k + 1` overlaps the step that uses batch `k`.
+///
+/// A background task makes batches in epoch order — gathered by `Batches`, then augmented
+/// (seeded by `(augmentation seed, epoch, batch index)`), then passed through `transform` — and
+/// puts them in a queue of at most `prefetch` batches; `next()` takes them out. Because every
+/// batch is a pure function of its epoch and index, the sequence is the same however the two
+/// sides are timed. An error while making a batch is thrown by the `next()` that would have
+/// returned it, and ends the epoch.
+///
+/// ```swift
+/// let loader = try DataLoader(batches, augmentation: augment, prefetch: 4)
+/// for epoch in 0..<10 {
+///     await loader.epoch(epoch)
+///     while let batch = try await loader.next() { try await step(batch) }
+/// }
+/// await loader.stop()
+/// ```
+///
+/// Starting another epoch or calling `stop()` cancels the background task and waits for it; a
+/// loader that is dropped cancels it too. A task waiting in `next()` that is cancelled throws
+/// `CancellationError` at once. One task at a time may wait in `next()`.
+public actor DataLoader {
+    /// The batches each epoch is made from.
+    public nonisolated let batches: Batches
+    /// The augmentation applied to each batch's images, if any.
+    public nonisolated let augmentation: Augmentation?
+    /// The most batches made ahead and waiting in the queue.
+    public nonisolated let prefetch: Int
+    private let maker: BatchMaker
+
+    private var queue: PrefetchQueue?
+    private var producer: Task<Void, Never>?
+    /// The epoch being served, once `epoch(_:)` was called.
+    public private(set) var currentEpoch: Int?
+    private var waiting = false
+
+    /// - Parameters:
+    ///   - batches: the data, batch size, order and seed.
+    ///   - augmentation: applied to the images of every batch (float32 images only).
+    ///   - prefetch: the queue's capacity, at least 1.
+    ///   - transform: applied last to every batch (standardization, a dtype cast, …); it runs on
+    ///     the background task.
+    /// - Throws: `DatasetError.invalidArgument` for a prefetch depth below 1.
+    public init(
+        _ batches: Batches, augmentation: Augmentation? = nil, prefetch: Int = 2,
+        transform: (@Sendable (MiniBatch) throws -> MiniBatch)? = nil
+    ) throws(DatasetError) {
+        guard prefetch >= 1 else {
+            throw DatasetError(.invalidArgument, "DataLoader: prefetch depth \(prefetch) is below 1; pass at least 1")
+        }
+        self.batches = batches
+        self.augmentation = augmentation
+        self.prefetch = prefetch
+        self.maker = BatchMaker(batches: batches, augmentation: augmentation, transform: transform)
+    }
+
+    deinit {
+        producer?.cancel()
+        queue?.close()
+    }
+
+    /// Batch `index` of epoch `epoch`, made the way the background task makes it — for checks,
+    /// and for replaying a batch without a loader.
+    public nonisolated func makeBatch(epoch: Int, index: Int, order: [Int]) throws -> MiniBatch {
+        try maker.make(epoch: epoch, index: index, order: order)
+    }
+
+    /// Starts serving epoch `epoch` from its first batch, abandoning whatever was left of the
+    /// current one.
+    public func epoch(_ epoch: Int) async {
+        precondition(epoch >= 0, "DataLoader.epoch: epoch \(epoch) is negative; epochs count from 0")
+        await stop()
+        let queue = PrefetchQueue(capacity: prefetch)
+        let order = batches.order(epoch: epoch)
+        let count = batches.batchesPerEpoch
+        self.queue = queue
+        currentEpoch = epoch
+        // Detached: the work must not run on this actor, or it would hold up `next()`. It holds
+        // the maker and the queue but not the loader, so dropping the loader ends it (deinit).
+        let maker = self.maker
+        producer = Task.detached {
+            for index in 0..<count {
+                if Task.isCancelled { break }
+                let result = Result { try maker.make(epoch: epoch, index: index, order: order) }
+                guard await queue.put(result) else { return }
+                if case .failure = result { break }
+            }
+            queue.finish()
+        }
+    }
+
+    /// The next batch of the current epoch, waiting for the background task if it is behind;
+    /// `nil` once the epoch is over (and before any `epoch(_:)` call).
+    ///
+    /// - Throws: the error that making the batch threw (the epoch then ends), or
+    ///   `CancellationError` when the calling task is cancelled while waiting.
+    public func next() async throws -> MiniBatch? {
+        guard let queue else { return nil }
+        precondition(!waiting, "DataLoader.next: another task is already waiting in next(); call it from one task at a time")
+        // A consumer cancelled before it got here must not wait for (and take) a batch.
+        try Task.checkCancellation()
+        waiting = true
+        defer { waiting = false }
+        guard let result = try await queue.take() else { return nil }
+        return try result.get()
+    }
+
+    /// Batches made and waiting in the queue now.
+    public var bufferedCount: Int { queue?.count ?? 0 }
+
+    /// Cancels the background task and waits until it has finished; `next()` then returns `nil`.
+    public func stop() async {
+        queue?.close()
+        let task = producer
+        producer = nil
+        task?.cancel()
+        await task?.value
+    }
+}
+
+/// Makes batch `index` of an epoch: gather, augment, transform.
+private struct BatchMaker: Sendable {
+    let batches: Batches
+    let augmentation: Augmentation?
+    let transform: (@Sendable (MiniBatch) throws -> MiniBatch)?
+
+    func make(epoch: Int, index: Int, order: [Int]) throws -> MiniBatch {
+        var batch = try batches.batch(index, order: order)
+        if let augmentation { batch = try augmentation.apply(to: batch, epoch: epoch, index: index) }
+        if let transform { batch = try transform(batch) }
+        return batch
+    }
+}
+
+/// A bounded first-in first-out queue between one producing and one consuming task.
+///
+/// Both sides wait with continuations that are always resumed: by the other side, by `close()`,
+/// or (for the consumer) by cancellation — so no wait outlives the queue's use.
+final class PrefetchQueue: Sendable {
+    typealias Item = Result<MiniBatch, any Error>
+
+    private struct State {
+        var items: [Item] = []
+        var head = 0
+        var finished = false
+        var closed = false
+        var producer: CheckedContinuation<Void, Never>?
+        var consumer: CheckedContinuation<Void, Never>?
+        var count: Int { items.count - head }
+    }
+
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var count: Int { state.withLock { $0.count } }
+
+    /// Appends `item`, waiting while the queue is full; `false` when the queue was closed.
+    func put(_ item: Item) async -> Bool {
+        while true {
+            let (accepted, waiter) = state.withLock { s -> (Bool?, CheckedContinuation<Void, Never>?) in
+                if s.closed { return (false, nil) }
+                guard s.count < capacity else { return (nil, nil) }
+                s.items.append(item)
+                defer { s.consumer = nil }
+                return (true, s.consumer)
+            }
+            if let accepted {
+                waiter?.resume()
+                return accepted
+            }
+            await withCheckedContinuation { c in
+                let resumeNow = state.withLock { s in
+                    if s.closed || s.count < capacity { return true }
+                    s.producer = c
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+        }
+    }
+
+    /// Marks the end of the items: once the queue is empty, `take()` returns `nil`.
+    func finish() {
+        let waiter = state.withLock { s in
+            s.finished = true
+            defer { s.consumer = nil }
+            return s.consumer
+        }
+        waiter?.resume()
+    }
+
+    /// Wakes both sides for good: `put` returns `false`, `take` returns `nil` once it finds no item.
+    func close() {
+        let (p, c) = state.withLock { s in
+            s.closed = true
+            s.items.removeAll()
+            s.head = 0
+            defer { s.producer = nil; s.consumer = nil }
+            return (s.producer, s.consumer)
+        }
+        p?.resume()
+        c?.resume()
+    }
+
+    /// The oldest item, waiting while the queue is empty; `nil` after `finish()` or `close()`.
+    func take() async throws -> Item? {
+        while true {
+            try Task.checkCancellation()
+            let (item, ended, waiter) = state.withLock { s -> (Item?, Bool, CheckedContinuation<Void, Never>?) in
+                if s.count > 0 {
+                    let item = s.items[s.head]
+                    s.head += 1
+                    // Drop taken items now and then so the array does not grow over an epoch.
+                    if s.head >= 64 && s.head * 2 >= s.items.count {
+                        s.items.removeFirst(s.head)
+                        s.head = 0
+                    }
+                    defer { s.producer = nil }
+                    return (item, false, s.producer)
+                }
+                return (nil, s.finished || s.closed, nil)
+            }
+            if let item {
+                waiter?.resume()
+                return item
+            }
+            if ended { return nil }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { c in
+                    let resumeNow = state.withLock { s in
+                        // Checked under the lock the cancellation handler takes, so a cancel between
+                        // the check above and here is not lost.
+                        if s.count > 0 || s.finished || s.closed || Task.isCancelled { return true }
+                        s.consumer = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            } onCancel: {
+                let waiter = state.withLock { s in
+                    defer { s.consumer = nil }
+                    return s.consumer
+                }
+                waiter?.resume()
+            }
+        }
+    }
+}

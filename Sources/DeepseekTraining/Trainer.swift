@@ -1,0 +1,243 @@
+import DeepseekCore
+import DeepseekGraph
+public import DeepseekNN
+public import DeepseekRuntime
+import DeepseekTensor
+
+/// Settings of a `Trainer`.
+public struct TrainerSettings: Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    /// Seeds the data order (and, through the step number, anything random in the model).
+    public var seed: UInt64
+    /// The shape of one example as the model reads it, e.g. `[784]` or `[1, 28, 28]`.
+    public var inputShape: [Int]
+    public var evaluationBatchSize: Int
+    /// Stop each epoch after this many steps (nil: the whole epoch).
+    public var stepsPerEpoch: Int?
+    /// Scale gradients down so their global norm is at most this.
+    public var gradientClipNorm: Double?
+    /// The learning rate at each global step (nil: the optimizer's own rate throughout).
+    public var learningRate: (@Sendable (Int) -> Double)?
+    /// How progress is shown.
+    public var progress: ProgressStyle
+    /// Steps between log lines when progress is shown as lines.
+    public var logEvery: Int
+
+    public init(
+        epochs: Int = 3, batchSize: Int = 64, seed: UInt64 = 0, inputShape: [Int] = [784], evaluationBatchSize: Int = 1000,
+        stepsPerEpoch: Int? = nil, gradientClipNorm: Double? = nil, learningRate: (@Sendable (Int) -> Double)? = nil,
+        progress: ProgressStyle = .none, logEvery: Int = 100
+    ) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.seed = seed
+        self.inputShape = inputShape
+        self.evaluationBatchSize = evaluationBatchSize
+        self.stepsPerEpoch = stepsPerEpoch
+        self.gradientClipNorm = gradientClipNorm
+        self.learningRate = learningRate
+        self.progress = progress
+        self.logEvery = logEvery
+    }
+}
+
+/// How a trainer shows progress: a bar redrawn in place on a terminal, plain lines otherwise.
+public enum ProgressStyle: Sendable {
+    case none
+    case lines
+    case bar
+    /// A bar when standard output is a terminal, lines otherwise.
+    case automatic
+}
+
+/// One training step as callbacks see it.
+public struct StepReport: Sendable {
+    public var epoch: Int
+    public var globalStep: Int
+    public var stepInEpoch: Int
+    public var stepsInEpoch: Int
+    public var loss: Double
+    public var learningRate: Double
+    public var gradientNorm: Double?
+    public var samplesPerSecond: Double
+    /// Wall time of the step.
+    public var seconds: Double
+}
+
+/// Loss and accuracy of a model on a dataset.
+public struct Evaluation: Sendable, Hashable {
+    public var loss: Double
+    public var accuracy: Double
+    public var examples: Int
+}
+
+/// Receives a trainer's progress.
+public protocol TrainerCallback: AnyObject, Sendable {
+    func trainerDidStep(_ report: StepReport)
+    func trainerDidFinishEpoch(_ report: EpochReport)
+}
+
+extension TrainerCallback {
+    public func trainerDidStep(_ report: StepReport) {}
+    public func trainerDidFinishEpoch(_ report: EpochReport) {}
+}
+
+/// Trains a classifier through the graph engine, the way `torch` users expect a fit loop to
+/// behave: `fit` runs epochs of shuffled mini-batches, `evaluate` measures loss and accuracy.
+///
+/// Each step traces the model (define-by-run), differentiates the loss — once per distinct graph:
+/// the backward graph is cached by the forward graph's structural hash — and runs forward and
+/// backward on the engine's devices; then the optimizer updates the parameters.
+///
+/// ```swift
+/// let trainer = Trainer(model: model, optimizer: try SGD(learningRate: 0.1), engine: engine,
+///                       settings: TrainerSettings(epochs: 3, inputShape: [784]))
+/// let epochs = try await trainer.fit(train, validation: test)
+/// ```
+public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
+    public let model: any Module
+    public var optimizer: Opt
+    public let engine: Engine
+    public var settings: TrainerSettings
+    public var callbacks: [any TrainerCallback] = []
+    /// Epochs finished so far (a resumed trainer continues after them).
+    public var completedEpochs = 0
+    /// Steps taken so far over all epochs.
+    public var globalStep = 0
+    /// Every finished epoch's report, in order.
+    public private(set) var history: [EpochReport] = []
+    var backwardCache: [StructuralHash: (graph: Graph, parameters: [String])] = [:]
+    let progress: ProgressPrinter
+
+    public init(model: any Module, optimizer: Opt, engine: Engine, settings: TrainerSettings = TrainerSettings()) {
+        self.model = model
+        self.optimizer = optimizer
+        self.engine = engine
+        self.settings = settings
+        self.progress = ProgressPrinter(style: settings.progress)
+    }
+
+    /// Trains until `settings.epochs` epochs are complete, evaluating on `validation` after each.
+    ///
+    /// - Returns: the reports of the epochs run by this call.
+    public func fit(_ train: LabeledImages, validation: LabeledImages? = nil) async throws -> [EpochReport] {
+        guard settings.batchSize >= 1, settings.epochs >= 0 else {
+            throw DatasetError(.invalidArgument, "Trainer: batch size must be ≥ 1 and epochs ≥ 0 (got \(settings.batchSize), \(settings.epochs))")
+        }
+        let perExample = settings.inputShape.reduce(1, *)
+        let features = train.images.shape.dims.dropFirst().reduce(1, *)
+        guard perExample == features else {
+            throw DatasetError(.inconsistent, "Trainer: inputShape \(settings.inputShape) holds \(perExample) values but each example has \(features); set TrainerSettings.inputShape to the model's input")
+        }
+        let batches = try Batches(train, batchSize: settings.batchSize, shuffle: true, seed: settings.seed, dropLast: true)
+        var reports: [EpochReport] = []
+        while completedEpochs < settings.epochs {
+            let epoch = completedEpochs
+            let clock = ContinuousClock()
+            let start = clock.now
+            var lossSum = 0.0
+            var steps = 0
+            var hits = 0
+            let stepsInEpoch = min(settings.stepsPerEpoch ?? Int.max, batches.batchesPerEpoch)
+            for batch in batches.epoch(epoch) {
+                if steps >= stepsInEpoch { break }
+                let stepStart = clock.now
+                let (loss, norm, hit) = try await trainStep(batch)
+                lossSum += loss
+                steps += 1
+                if hit { hits += 1 }
+                let stepSeconds = (clock.now - stepStart).secondsValue
+                let report = StepReport(
+                    epoch: epoch, globalStep: globalStep, stepInEpoch: steps, stepsInEpoch: stepsInEpoch, loss: loss,
+                    learningRate: optimizer.learningRate, gradientNorm: norm,
+                    samplesPerSecond: Double(settings.batchSize) / stepSeconds, seconds: stepSeconds)
+                progress.step(report, every: settings.logEvery, totalEpochs: settings.epochs)
+                for c in callbacks { c.trainerDidStep(report) }
+            }
+            let trainSeconds = (clock.now - start).secondsValue
+            var evaluation: Evaluation?
+            if let validation { evaluation = try await evaluate(validation) }
+            let report = EpochReport(
+                epoch: epoch, steps: steps, meanLoss: steps > 0 ? lossSum / Double(steps) : .nan,
+                testAccuracy: evaluation?.accuracy ?? .nan, seconds: (clock.now - start).secondsValue, planCacheHits: hits,
+                testLoss: evaluation?.loss ?? .nan, samplesPerSecond: Double(steps * settings.batchSize) / trainSeconds)
+            completedEpochs += 1
+            history.append(report)
+            reports.append(report)
+            progress.epoch(report)
+            for c in callbacks { c.trainerDidFinishEpoch(report) }
+        }
+        return reports
+    }
+
+    /// One optimizer step on `batch`: returns the loss, the gradient norm when clipping, and
+    /// whether the engine served the graph from its plan cache.
+    public func trainStep(_ batch: MiniBatch) async throws -> (loss: Double, gradientNorm: Double?, planCacheHit: Bool) {
+        if let schedule = settings.learningRate { optimizer.learningRate = schedule(globalStep) }
+        let n = batch.images.shape[0]
+        let (graph, names) = try trainingGraph(batch: n)
+        let result = try await engine.run(
+            graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues))
+        let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
+        var gradients: [String: Tensor] = [:]
+        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
+        for (name, g) in zip(names, result.outputs.dropFirst()) where trainable.contains(name) { gradients[name] = g }
+        var norm: Double?
+        if let maxNorm = settings.gradientClipNorm {
+            (gradients, norm) = try Self.clip(gradients, maxNorm: maxNorm)
+        }
+        try optimizer.step(model.parameters, gradients: gradients)
+        globalStep += 1
+        return (loss, norm, result.report.planCacheHit)
+    }
+
+    /// The forward-and-backward graph for a batch of `n`, differentiated once per structure.
+    func trainingGraph(batch n: Int) throws -> (Graph, [String]) {
+        let tracer = GraphTracer()
+        let x = try tracer.input("x", TensorType(Shape([n] + settings.inputShape)))
+        let labels = try tracer.input("labels", TensorType([n], .int64))
+        let loss = try crossEntropy(logits: model(x), labels: labels)
+        let forward = tracer.finish(outputs: [loss])
+        let key = forward.structuralHash
+        if let cached = backwardCache[key] { return cached }
+        let training = try forward.trainingGraph(loss: loss.id)
+        let names = training.targets.map { forward[node: forward[value: $0].producer].name }
+        backwardCache[key] = (training.graph, names)
+        return (training.graph, names)
+    }
+
+    func restoreHistory(_ reports: [EpochReport]) { history = reports }
+
+    /// Loss and accuracy on `data`, through the engine.
+    public func evaluate(_ data: LabeledImages) async throws -> Evaluation {
+        let batches = try Batches(data, batchSize: settings.evaluationBatchSize, shuffle: false)
+        var correct = 0.0
+        var lossSum = 0.0
+        for batch in batches.epoch(0) {
+            let n = batch.images.shape[0]
+            let tracer = GraphTracer()
+            let x = try tracer.input("x", TensorType(Shape([n] + settings.inputShape)))
+            let labels = try tracer.input("labels", TensorType([n], .int64))
+            let logits = try model(x)
+            let loss = try crossEntropy(logits: logits, labels: labels)
+            let graph = tracer.finish(outputs: [logits, loss])
+            let result = try await engine.run(
+                graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues))
+            correct += try accuracy(logits: result.outputs[0], labels: batch.labels) * Double(n)
+            lossSum += try result.outputs[1].cast(to: .float64).item(as: Double.self) * Double(n)
+        }
+        let count = data.images.shape[0]
+        return Evaluation(loss: lossSum / Double(count), accuracy: correct / Double(count), examples: count)
+    }
+
+    /// Scales gradients so their global L2 norm is at most `maxNorm` (PyTorch's `clip_grad_norm_`).
+    static func clip(_ gradients: [String: Tensor], maxNorm: Double) throws -> ([String: Tensor], Double) {
+        var sumSquares = 0.0
+        for g in gradients.values { sumSquares += try g.cast(to: .float64).square().sum().item(as: Double.self) }
+        let norm = sumSquares.squareRoot()
+        guard norm.isFinite, norm > maxNorm else { return (gradients, norm) }
+        let scale = maxNorm / (norm + 1e-6)
+        return (try gradients.mapValues { try $0 * scale }, norm)
+    }
+}
