@@ -146,6 +146,12 @@ int cdskur_prep_recv(cdskur_ring *ring, int fd, void *buffer, uint32_t length, u
     CDSKUR_PREP(io_uring_prep_recv(sqe, fd, buffer, length, 0));
 }
 
+int cdskur_prep_recv_all(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t user_data) {
+    // MSG_WAITALL on a stream socket: the kernel keeps receiving until `length` bytes are in
+    // (or the stream ends or fails), so a large segment costs one completion, not one per chunk.
+    CDSKUR_PREP(io_uring_prep_recv(sqe, fd, buffer, length, MSG_WAITALL));
+}
+
 int cdskur_prep_read(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t user_data) {
     CDSKUR_PREP(io_uring_prep_read(sqe, fd, buffer, length, (uint64_t)-1));
 }
@@ -156,6 +162,19 @@ int cdskur_prep_send(cdskur_ring *ring, int fd, const void *buffer, uint32_t len
 
 int cdskur_prep_send_zc(cdskur_ring *ring, int fd, const void *buffer, uint32_t length, uint64_t user_data) {
     CDSKUR_PREP(io_uring_prep_send_zc(sqe, fd, buffer, length, MSG_NOSIGNAL, 0));
+}
+
+long cdskur_send_now(int fd, const void *first, size_t first_length, const void *second, size_t second_length) {
+    struct iovec parts[2] = {
+        {.iov_base = (void *)first, .iov_len = first_length},
+        {.iov_base = (void *)second, .iov_len = second_length},
+    };
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = parts;
+    message.msg_iovlen = second_length > 0 ? 2 : 1;
+    ssize_t n = sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n < 0 ? -errno : (long)n;
 }
 
 int cdskur_prep_shutdown(cdskur_ring *ring, int fd, uint64_t user_data) {
@@ -278,6 +297,22 @@ int cdskur_stream_socket(int family) {
 int cdskur_set_nodelay(int fd) {
     int one = 1;
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+int cdskur_peer_is_loopback(int fd) {
+    struct sockaddr_storage peer;
+    socklen_t length = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &length) < 0) return -errno;
+    if (peer.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&peer;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&peer;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return 1;
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
 }
 
 int cdskur_unlink_socket(const char *path) {

@@ -60,13 +60,34 @@ public final class ThreadCallScheduler: CallScheduler, @unchecked Sendable {
         startThreadIfNeeded()
         let id = nextID
         nextID += 1
-        push(Entry(deadline: Self.now() &+ nanos, id: id, action: action))
-        pthread_cond_signal(&condition)
+        let deadline = Self.now() &+ nanos
+        // The timer thread sleeps until the earliest deadline: wake it only when this one is
+        // earlier. Every call schedules a timeout, so signalling each time would cost a thread
+        // wake-up per call.
+        let earliest = heap.first.map { deadline < $0.deadline } ?? true
+        push(Entry(deadline: deadline, id: id, action: action))
+        if earliest { pthread_cond_signal(&condition) }
         pthread_mutex_unlock(&mutex)
         return ScheduledAction { [self] in
             pthread_mutex_lock(&self.mutex)
             self.cancelled.insert(id)
+            self.pruneIfMostlyCancelled()
             pthread_mutex_unlock(&self.mutex)
+        }
+    }
+
+    /// Drops cancelled entries once they are most of the heap. A call's timeout is cancelled
+    /// when its reply arrives, long before the deadline, so without pruning a busy node would
+    /// keep every call of the last timeout period in the heap. Must hold `mutex`.
+    private func pruneIfMostlyCancelled() {
+        guard cancelled.count >= 1024, cancelled.count * 2 >= heap.count else { return }
+        heap.removeAll { cancelled.contains($0.id) }
+        cancelled.removeAll(keepingCapacity: true)
+        // Re-establish the heap order bottom-up.
+        var i = heap.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(from: i)
         }
     }
 
@@ -123,18 +144,22 @@ public final class ThreadCallScheduler: CallScheduler, @unchecked Sendable {
         let last = heap.removeLast()
         if !heap.isEmpty {
             heap[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1
-                let r = l + 1
-                var m = i
-                if l < heap.count && heap[l].deadline < heap[m].deadline { m = l }
-                if r < heap.count && heap[r].deadline < heap[m].deadline { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
-                i = m
-            }
+            siftDown(from: 0)
         }
         return top
+    }
+
+    private func siftDown(from start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < heap.count && heap[l].deadline < heap[m].deadline { m = l }
+            if r < heap.count && heap[r].deadline < heap[m].deadline { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
     }
 }

@@ -147,7 +147,11 @@ extension DeepseekActorSystem {
                     .receive, FlowID(rawValue: envelope.flowID), name: Self.functionName(envelope.target),
                     arguments: ["from": .string(sender.description)])
             }
-            Task { await self.run(envelope) }
+            if let executor = incomingCallExecutor {
+                Task(executorPreference: executor) { await self.run(envelope) }
+            } else {
+                Task { await self.run(envelope) }
+            }
         case .system(let system):
             handle(system, from: sender)
         }

@@ -20,6 +20,8 @@ public struct ActorSystemSettings: Sendable {
     public var failureDetection: FailureDetection?
     /// Where message events go: send, receive, handler start and end, linked by one flow ID.
     public var tracer: Tracer
+    /// Where calls that arrive from other nodes run.
+    public var incomingCalls: IncomingCallExecution
 
     /// How often peers are probed and how long a silent peer is tolerated.
     public struct FailureDetection: Sendable {
@@ -36,15 +38,29 @@ public struct ActorSystemSettings: Sendable {
     public init(
         defaultCallTimeout: Duration = .seconds(30), registry: WireTypeRegistry = WireTypeRegistry(),
         scheduler: any CallScheduler = ThreadCallScheduler.shared, clock: any DeepseekClock = MonotonicClock(),
-        failureDetection: FailureDetection? = nil, tracer: Tracer = .disabled
+        failureDetection: FailureDetection? = nil, tracer: Tracer = .disabled, incomingCalls: IncomingCallExecution = .pool
     ) {
         self.tracer = tracer
+        self.incomingCalls = incomingCalls
         self.defaultCallTimeout = defaultCallTimeout
         self.registry = registry
         self.scheduler = scheduler
         self.clock = clock
         self.failureDetection = failureDetection
     }
+}
+
+/// Where a call that arrived from another node runs.
+public enum IncomingCallExecution: Sendable, Equatable {
+    /// A new task on the global concurrent executor: a handler that computes for long never
+    /// holds up the transport. Costs a thread hand-off each way.
+    case pool
+    /// A task that prefers the transport's own executor (`Transport.callExecutor`): decoding, a
+    /// default actor's handler and the reply run on the thread that received the message, up to
+    /// the handler's first suspension that resumes elsewhere — no hand-off, the lowest latency. A
+    /// handler that computes for long holds up the node's I/O meanwhile: give such actors an
+    /// executor of their own, or use `.pool`. Transports without an executor run calls as `.pool`.
+    case transportThread
 }
 
 /// The distributed actor system every Deepseek actor lives in.
@@ -80,6 +96,8 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
     public let node: NodeID
     public let transport: any Transport
     public let settings: ActorSystemSettings
+    /// Where incoming calls start: the transport's executor, or `nil` for the global one.
+    let incomingCallExecutor: (any TaskExecutor)?
     let state = Mutex(State())
     let incarnationBase: UInt64
 
@@ -112,6 +130,7 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
         self.transport = transport
         self.node = transport.localNode
         self.settings = settings
+        self.incomingCallExecutor = settings.incomingCalls == .transportThread ? transport.callExecutor : nil
         // Incarnations start from the wall clock so a restarted node does not reuse old ones.
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)

@@ -7,12 +7,28 @@ public enum Payload: Sendable {
     case value(any WireCodable)
     /// The value's wire encoding.
     case encoded([UInt8])
+    /// The value's wire encoding with bulk data that travelled beside it (a tensor's bytes
+    /// received into their own buffer by a transport that sends bulk data out of band).
+    case wire(WireBytes)
 
-    /// The wire encoding, encoding the value if needed.
+    /// The wire encoding, encoding the value if needed (bulk segments copied in).
     public var bytes: [UInt8] {
         switch self {
         case .value(let v): v.wireBytes
         case .encoded(let b): b
+        case .wire(let w): w.flattened()
+        }
+    }
+
+    /// Writes the payload as a length-prefixed byte string; a writer with an out-of-band
+    /// threshold keeps the value's bulk data beside the message.
+    public func write(to w: inout WireWriter) {
+        switch self {
+        case .value(let v): w.writeNested { v.encode(to: &$0) }
+        case .encoded(let b):
+            w.reserveCapacity(additional: b.count + 10)  // one copy, no regrowth for large payloads
+            w.write(bytes: b)
+        case .wire(let bytes): w.write(nested: bytes)
         }
     }
 
@@ -29,6 +45,12 @@ public enum Payload: Sendable {
                 return try T(wireBytes: bytes)
             } catch {
                 throw ActorSystemError(.serialization, "could not decode \(T.self) from \(bytes.count) bytes", cause: error)
+            }
+        case .wire(let wire):
+            do {
+                return try T(wire: wire)
+            } catch {
+                throw ActorSystemError(.serialization, "could not decode \(T.self) from \(wire.byteCount) bytes", cause: error)
             }
         }
     }

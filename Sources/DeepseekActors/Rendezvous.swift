@@ -52,7 +52,8 @@ public distributed actor RendezvousCoordinator {
     private let onJoin: @Sendable (Int, String) -> Void
 
     /// - Parameter onJoin: told each rank's address as it joins — before anyone is answered — so
-    ///   the coordinator's transport can reach the joiners with the replies.
+    ///   the coordinator can record it (to dial the joiner later). The replies themselves need it
+    ///   only with a transport that cannot answer over the connection the joiner opened.
     public init(worldSize: Int, actorSystem: DeepseekActorSystem, onJoin: @escaping @Sendable (Int, String) -> Void = { _, _ in }) {
         self.state = RendezvousState(worldSize: worldSize)
         self.actorSystem = actorSystem

@@ -26,4 +26,11 @@ public protocol Transport: Sendable {
     func send(_ message: TransportMessage, to node: NodeID) async throws
     /// Closes every connection; later sends fail.
     func shutdown() async
+    /// An executor on the transport's own receiving thread, for short work its messages start
+    /// (see `IncomingCallExecution.transportThread`); `nil` when the transport has none.
+    var callExecutor: (any TaskExecutor)? { get }
+}
+
+extension Transport {
+    public var callExecutor: (any TaskExecutor)? { nil }
 }

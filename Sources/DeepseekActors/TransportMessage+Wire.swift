@@ -1,7 +1,8 @@
 public import DeepseekCore
 
 // The wire encoding of transport messages: one tag byte, then the fields in order. Payloads are
-// length-prefixed byte strings; limits keep a corrupt length from requesting huge allocations.
+// length-prefixed byte strings (whose bulk data may travel beside the message, see `WireBytes`);
+// limits keep a corrupt length from requesting huge allocations.
 
 extension TransportMessage: WireCodable {
     private static let callTag: UInt8 = 1
@@ -23,11 +24,7 @@ extension TransportMessage: WireCodable {
             w.writeVarint(UInt64(c.genericSubstitutions.count))
             for g in c.genericSubstitutions { w.write(g) }
             w.writeVarint(UInt64(c.arguments.count))
-            for a in c.arguments {
-                let bytes = a.bytes
-                w.reserveCapacity(additional: bytes.count + 10)  // one copy, no regrowth for large tensors
-                w.write(bytes: bytes)
-            }
+            for a in c.arguments { a.write(to: &w) }
             w.writeVarint(c.flowID)
         case .reply(let r):
             w.write(Self.replyTag)
@@ -36,9 +33,7 @@ extension TransportMessage: WireCodable {
             switch r.outcome {
             case .value(let p):
                 w.write(UInt8(0))
-                let bytes = p.bytes
-                w.reserveCapacity(additional: bytes.count + 10)
-                w.write(bytes: bytes)
+                p.write(to: &w)
             case .void:
                 w.write(UInt8(1))
             case .failure(let code, let message, let errorType, let payload):
@@ -99,6 +94,11 @@ extension TransportMessage: WireCodable {
         return Int(n)
     }
 
+    /// An argument or result: plain bytes, or bytes with the bulk segments that belong to them.
+    private static func payload(_ r: inout WireReader) throws -> Payload {
+        r.segments.isEmpty ? .encoded(try r.readBytes()) : .wire(try r.readNested("payload"))
+    }
+
     public static func decode(from r: inout WireReader) throws -> TransportMessage {
         let start = r.offset
         switch try r.read(UInt8.self) {
@@ -108,7 +108,7 @@ extension TransportMessage: WireCodable {
             let recipient = try ActorAddress.decode(from: &r)
             let target = try name(&r, "target name")
             let generics = try (0..<count(&r, "generic substitutions")).map { _ in try name(&r, "type name") }
-            let arguments = try (0..<count(&r, "arguments")).map { _ in Payload.encoded(try r.readBytes()) }
+            let arguments = try (0..<count(&r, "arguments")).map { _ in try payload(&r) }
             let flowID = try r.readVarint()
             return .call(
                 CallEnvelope(
@@ -120,7 +120,7 @@ extension TransportMessage: WireCodable {
             let kindOffset = r.offset
             let outcome: ReplyEnvelope.Outcome
             switch try r.read(UInt8.self) {
-            case 0: outcome = .value(.encoded(try r.readBytes()))
+            case 0: outcome = .value(try payload(&r))
             case 1: outcome = .void
             case 2:
                 let code = try name(&r, "error code")

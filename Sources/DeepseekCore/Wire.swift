@@ -31,16 +31,23 @@ public struct WireError: DeepseekError {
 /// integers, LEB128 varints, and length-prefixed byte strings.
 ///
 /// `WireWriter`/`WireReader` replace `Codable` on hot paths: they copy numeric buffers in bulk and
-/// allocate once.
+/// allocate once. A writer made with an `outOfBandThreshold` leaves large bulk data (`writeBulk`)
+/// out of its bytes and lists it in `segments` instead, so a transport can send it from where it
+/// lies (see `WireBytes`).
 public struct WireWriter: Sendable {
     @usableFromInline
     var storage: [UInt8]
-    /// The encoded bytes so far.
+    /// The encoded bytes so far (without the bytes of `segments`).
     public var bytes: [UInt8] { storage }
+    /// Bulk writes of at least this many bytes travel beside the message; `nil` keeps everything inline.
+    public let outOfBandThreshold: Int?
+    /// The bulk data left out of `bytes` so far, each at the position it belongs.
+    public internal(set) var segments: [WireSegment] = []
 
-    public init(reservingCapacity capacity: Int = 64) {
+    public init(reservingCapacity capacity: Int = 64, outOfBandThreshold: Int? = nil) {
         storage = []
         storage.reserveCapacity(capacity)
+        self.outOfBandThreshold = outOfBandThreshold
     }
 
     /// Makes room for `additional` more bytes at once, so a large value is not copied while the
@@ -99,13 +106,26 @@ public struct WireWriter: Sendable {
 /// truncated or malformed input — never trapping, whatever the bytes are.
 public struct WireReader: Sendable {
     public let bytes: [UInt8]
+    /// Bulk data that arrived beside `bytes`, in position order (empty for plain bytes).
+    public let segments: [WireSegment]
     /// The offset of the next byte to read.
-    public private(set) var offset: Int
+    public internal(set) var offset: Int
+    /// The index in `segments` of the next segment `readBulk` or `readNested` will meet.
+    var nextSegment = 0
     /// The largest length prefix accepted, so a corrupt length cannot request gigabytes.
     public var maximumLength: Int
 
     public init(_ bytes: [UInt8], maximumLength: Int = 1 << 30) {
         self.bytes = bytes
+        self.segments = []
+        self.offset = 0
+        self.maximumLength = maximumLength
+    }
+
+    /// Reads an encoding whose bulk data travelled beside it.
+    public init(_ wire: WireBytes, maximumLength: Int = 1 << 30) {
+        self.bytes = wire.inline
+        self.segments = wire.segments
         self.offset = 0
         self.maximumLength = maximumLength
     }
@@ -114,7 +134,7 @@ public struct WireReader: Sendable {
     public var remaining: Int { bytes.count - offset }
     public var isAtEnd: Bool { offset >= bytes.count }
 
-    private func need(_ n: Int, _ what: String) throws(WireError) {
+    func need(_ n: Int, _ what: String) throws(WireError) {
         guard n <= remaining else {
             throw WireError(.truncated, "\(what) needs \(n) bytes but only \(remaining) remain", offset: offset)
         }
@@ -229,6 +249,19 @@ extension WireCodable {
         self = try Self.decode(from: &r)
         guard r.isAtEnd else {
             throw WireError(.malformed, "\(r.remaining) bytes left over after decoding \(Self.self)", offset: r.offset)
+        }
+    }
+
+    /// Decodes a value that must use all of `wire`, its bulk segments included.
+    public init(wire: WireBytes) throws {
+        var r = WireReader(wire)
+        self = try Self.decode(from: &r)
+        guard r.isAtEnd else {
+            throw WireError(.malformed, "\(r.remaining) bytes left over after decoding \(Self.self)", offset: r.offset)
+        }
+        guard r.nextSegment == r.segments.count else {
+            throw WireError(
+                .malformed, "\(r.segments.count - r.nextSegment) bulk segments left over after decoding \(Self.self)", offset: r.offset)
         }
     }
 }

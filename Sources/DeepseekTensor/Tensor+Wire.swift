@@ -8,14 +8,17 @@ extension Tensor: WireCodable {
 
     public func encode(to writer: inout WireWriter) {
         precondition(!isMeta, "a meta tensor has no values to send; send its shape instead")
-        writer.reserveCapacity(additional: byteCount + 16 + 10 * rank)
+        let inline = writer.outOfBandThreshold.map { byteCount < $0 } ?? true
+        writer.reserveCapacity(additional: (inline ? byteCount : 0) + 16 + 10 * rank)
         writer.write(dtype.rawValue)
         writer.writeVarint(UInt64(rank))
         for d in shape { writer.writeVarint(UInt64(d)) }
         let source = isContiguous ? self : (try? ReferenceBackend().copy(self)) ?? self
         let start = source.storage.baseAddress!.advanced(by: source.offset * dtype.byteSize)
-        writer.writeVarint(UInt64(byteCount))
-        writer.writeRaw(UnsafeRawBufferPointer(start: start, count: byteCount))
+        // Inline this is the byte count and the bytes; a writer with an out-of-band threshold
+        // keeps the bytes where they are (the storage stays alive with the segment) for the
+        // transport to send from.
+        writer.writeBulk(UnsafeRawBufferPointer(start: start, count: byteCount), owner: source.storage)
     }
 
     public static func decode(from reader: inout WireReader) throws -> Tensor {
@@ -39,22 +42,23 @@ extension Tensor: WireCodable {
             dims.append(Int(d))
         }
         let bytesOffset = reader.offset
-        let byteCount = try reader.readLength("tensor byte count")
+        let data = try reader.readBulk("tensor data")
+        let byteCount = data.count
         guard UInt64(byteCount) == count * UInt64(dtype.byteSize) else {
             throw WireError(
                 .malformed, "tensor of shape \(Shape(dims)) and \(dtype) needs \(count * UInt64(dtype.byteSize)) bytes, the message has \(byteCount)",
                 offset: bytesOffset)
         }
-        guard byteCount <= reader.remaining else {
-            throw WireError(.truncated, "tensor data needs \(byteCount) bytes, \(reader.remaining) remain", offset: bytesOffset)
+        // Bytes that arrived out of band in a pooled, aligned receive buffer become the storage.
+        if let adopted = data.adoptMemory(alignment: 64) {
+            let storage = TensorStorage(adopting: adopted.base, byteCount: byteCount, deallocator: adopted.deallocate)
+            let shape = Shape(dims)
+            return Tensor(storage: storage, dtype: dtype, shape: shape, strides: shape.contiguousStrides, offset: 0)
         }
         let tensor = try Tensor.empty(Shape(dims), dtype: dtype, op: "decode")
-        reader.bytes.withUnsafeBytes { raw in
-            if byteCount > 0 {
-                tensor.storage.baseAddress!.copyMemory(from: raw.baseAddress!.advanced(by: reader.offset), byteCount: byteCount)
-            }
+        data.withUnsafeBytes { raw in
+            if byteCount > 0 { tensor.storage.baseAddress!.copyMemory(from: raw.baseAddress!, byteCount: byteCount) }
         }
-        try reader.skip(byteCount)
         return tensor
     }
 }

@@ -2,12 +2,12 @@ import DeepseekActors
 
 /// One socket and everything the ring thread knows about it. Ring-thread only.
 ///
-/// Each node writes only on connections it opened and reads on all of them, so two nodes that
-/// dial each other at once never need to pick a winner: each direction has its own stream and
-/// its own order.
+/// A node reads on every connection and writes to a peer on one of them at a time (see
+/// `PeerLink.sendConnection`): its own when it has one, otherwise one the peer opened — so a node
+/// can answer a peer whose address it does not know, and two nodes need only one connection.
 final class Connection {
     enum Direction: Equatable {
-        /// Opened by this node to send to `peer`.
+        /// Opened by this node to `peer`.
         case outbound(NodeID)
         /// Accepted from the listener; the peer is known once the handshake says who it is.
         case inbound
@@ -17,6 +17,8 @@ final class Connection {
     let fd: Int32
     let direction: Direction
     let isTCP: Bool
+    /// The peer is on this machine: zero-copy sends would be copied by the kernel anyway.
+    var isLoopback = false
     var handshake: HandshakeStateMachine
     var decoder: FrameDecoder
     /// The authenticated peer (set when the handshake is established).
@@ -31,7 +33,14 @@ final class Connection {
     var sendInFlight = false
     /// Message frames in the send now in flight (lost if the connection breaks).
     var framesInFlight = 0
+    /// Sends that follow the one in flight as one unit (a segmented message's bulk segments).
+    var sendChain: [SendJob] = []
     var readLease: ReceiveBufferPool.Lease?
+    /// The read in flight goes straight into a bulk segment the decoder is assembling.
+    var readingSegment = false
+    /// A placeholder in `pending` while a sender writes to this socket itself (see
+    /// `SendQueues.withdrawDirect`): the fd is not closed under it.
+    var directWriterTag: UInt64?
     /// Operations in flight that use the fd; it is closed only once they are all done.
     var pending: Set<UInt64> = []
     var closing = false
@@ -82,12 +91,13 @@ final class SendJob {
     let length: Int
     var offset = 0
     /// Message frames in it (0 for handshake frames).
-    let frames: Int
+    var frames: Int
     var zeroCopy: Bool
-    /// Keeps a large frame's memory alive while the kernel may read it.
-    let owner: LargeFrameBuffer?
+    /// Keeps the memory alive while the kernel may read it (a large frame's buffer, a bulk
+    /// segment's owner).
+    let owner: AnyObject?
 
-    init(base: UnsafeRawPointer, length: Int, frames: Int, zeroCopy: Bool, owner: LargeFrameBuffer?) {
+    init(base: UnsafeRawPointer, length: Int, frames: Int, zeroCopy: Bool, owner: AnyObject?) {
         self.base = base
         self.length = length
         self.frames = frames
@@ -102,6 +112,10 @@ struct PeerLink {
     var outbound: UInt64?
     /// Established connections the peer opened to this node.
     var inbound: Set<UInt64> = []
+    /// The connection messages to the peer go out on, chosen when the first one needs it and kept
+    /// until it closes, so messages are never split over two streams (which could reorder them):
+    /// this node's own established connection, else an established one the peer opened.
+    var sendConnection: UInt64?
     /// Whether `peerConnected` was reported and not yet taken back.
     var reportedConnected = false
     /// Failed connection attempts since the last established outbound connection.

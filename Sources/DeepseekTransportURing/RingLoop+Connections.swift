@@ -30,13 +30,28 @@ extension RingLoop {
 
     /// Frames are waiting for `peer`: write them, or make the connection they need.
     func flush(_ peer: NodeID) {
-        let link = peers[peer] ?? PeerLink()
-        if let id = link.outbound, let conn = connections[id] {
-            if conn.isEstablished { pumpSend(conn) }
+        if let conn = sendConnection(for: peer) {
+            pumpSend(conn)
             return
         }
-        if link.reconnectTimer != nil || draining != nil { return }
+        let link = peers[peer] ?? PeerLink()
+        if link.outbound != nil || link.reconnectTimer != nil || draining != nil { return }
         startConnect(peer)
+    }
+
+    /// The connection messages to `peer` go out on (`PeerLink.sendConnection`), choosing one if
+    /// none is chosen yet; `nil` while none is established.
+    func sendConnection(for peer: NodeID) -> Connection? {
+        guard var link = peers[peer] else { return nil }
+        if let id = link.sendConnection, let conn = connections[id], !conn.closing { return conn }
+        let usable = { (id: UInt64) -> Connection? in
+            guard let c = self.connections[id], c.isEstablished, !c.closing else { return nil }
+            return c
+        }
+        guard let chosen = link.outbound.flatMap(usable) ?? link.inbound.sorted().lazy.compactMap(usable).first else { return nil }
+        link.sendConnection = chosen.id
+        peers[peer] = link
+        return chosen
     }
 
     func startConnect(_ peer: NodeID) {
@@ -69,7 +84,10 @@ extension RingLoop {
             return
         }
         conn.isConnected = true
-        if conn.isTCP { _ = sys.setNoDelay(conn.fd) }
+        if conn.isTCP {
+            _ = sys.setNoDelay(conn.fd)
+            conn.isLoopback = sys.peerIsLoopback(conn.fd)
+        }
         armRead(conn)
         apply(conn.handshake.start(), to: conn)
     }
@@ -97,7 +115,10 @@ extension RingLoop {
             log(.warning, "refusing a connection: \(inbound) inbound connections are open (maximumInboundConnections)")
             sys.closeNow(result)
         } else if let conn = makeConnection(fd: result, direction: .inbound, isTCP: !listenIsUnix) {
-            if conn.isTCP { _ = sys.setNoDelay(conn.fd) }
+            if conn.isTCP {
+                _ = sys.setNoDelay(conn.fd)
+                conn.isLoopback = sys.peerIsLoopback(conn.fd)
+            }
             armRead(conn)
             apply(conn.handshake.start(), to: conn)
         } else {
@@ -145,6 +166,8 @@ extension RingLoop {
             queues.setEstablished(peer, true)
             receiver?.peerConnected(peer)
         }
+        // Messages may be waiting for the first established connection to this peer.
+        if queues.hasQueued(for: peer), let send = sendConnection(for: peer), send !== conn { pumpSend(send) }
     }
 
     /// Starts closing: wakes every operation still waiting on the socket, then closes the fd
@@ -157,7 +180,15 @@ extension RingLoop {
         conn.handshakeTimer = nil
         counters.connectionsClosed += 1
         log(level, "\(conn.describe) closed: \(reason)")
-        let waiting = conn.pending
+        conn.sendChain = []
+        if let peer = conn.knownPeer, queues.withdrawDirect(peer, connection: conn.id) {
+            // A sender is writing to the socket itself: keep the fd open until it is out.
+            let tag = nextTag
+            nextTag += 1
+            conn.directWriterTag = tag
+            conn.pending.insert(tag)
+        }
+        let waiting = conn.pending.filter { $0 != conn.directWriterTag }
         if conn.isConnected && !waiting.isEmpty { submit(.shutdown(fd: conn.fd), .shutdown(conn.id), for: conn) }
         for tag in waiting { submit(.cancel(target: tag), .cancel) }
         connectionLost(conn, reason: reason)
@@ -185,20 +216,24 @@ extension RingLoop {
         conn.framesInFlight = 0
         guard let peer = conn.knownPeer else { return }
         var link = peers[peer] ?? PeerLink()
+        if link.sendConnection == conn.id { link.sendConnection = nil }
         let retry: Bool
         switch conn.direction {
         case .outbound:
             guard link.outbound == conn.id else { return }
             link.outbound = nil
             if !conn.isEstablished { link.failedAttempts += 1 }
-            retry = true
+            // A connection the peer opened carries messages to it as well; no need to redial.
+            retry = link.inbound.isEmpty
         case .inbound:
             guard conn.isEstablished, link.inbound.remove(conn.id) != nil else { return }
-            // Only this peer's own stream broke; if this node has none to it, dial to find out
-            // whether the peer is still there.
-            retry = link.outbound == nil && link.reconnectTimer == nil
+            // If this node has no other stream to the peer, dial to find out whether it is still
+            // there (and to carry what is queued for it).
+            retry = link.outbound == nil && link.inbound.isEmpty && link.reconnectTimer == nil
         }
         peers[peer] = link
+        // What was queued goes out on another connection to the peer, if there is one.
+        if queues.hasQueued(for: peer), let other = sendConnection(for: peer) { pumpSend(other) }
         guard draining == nil else { return }
         if link.saidLeaving {
             if link.outbound == nil && link.inbound.isEmpty { giveUp(peer, reason: "\(peer) left the cluster", level: .info) }

@@ -19,6 +19,26 @@ extension RingLoop {
 
     func armRead(_ conn: Connection) {
         guard !conn.closing else { return }
+        conn.readingSegment = false
+        // The bytes of a bulk segment go straight into the buffer that will hold them (an
+        // authenticated peer's only: before that, everything passes the size checks below).
+        if conn.isEstablished {
+            let space: UnsafeMutableRawBufferPointer?
+            do {
+                space = try conn.decoder.segmentSpace()
+            } catch {
+                counters.framingErrors += 1
+                close(conn, reason: "cannot receive a segment (\(error.code)): \(error.message)", level: .warning)
+                return
+            }
+            if let space {
+                conn.readingSegment = true
+                counters.segmentReads += 1
+                let operation = URingOperation.recv(fd: conn.fd, buffer: space.baseAddress!, length: min(space.count, 1 << 30), waitAll: true)
+                if submit(operation, .read(conn.id), for: conn) == nil { close(conn, reason: "could not queue a read", level: .error) }
+                return
+            }
+        }
         let lease = conn.readLease ?? pool.acquire()
         conn.readLease = lease
         let operation: URingOperation
@@ -56,10 +76,13 @@ extension RingLoop {
             return
         }
         counters.bytesReceived += Int(result)
-        let bytes = UnsafeRawBufferPointer(rebasing: conn.readLease!.buffer[..<Int(result)])
         let frames: [Frame]
         do {
-            frames = try conn.decoder.feed(bytes)
+            if conn.readingSegment {
+                frames = try conn.decoder.segmentReceived(Int(result))
+            } else {
+                frames = try conn.decoder.feed(UnsafeRawBufferPointer(rebasing: conn.readLease!.buffer[..<Int(result)]))
+            }
         } catch {
             counters.framingErrors += 1
             close(conn, reason: "corrupt stream (\(error.code)): \(error.message)", level: .warning)
@@ -97,7 +120,9 @@ extension RingLoop {
         guard frame.kind == .message else { return }  // heartbeats only prove liveness
         let message: TransportMessage
         do {
-            message = try TransportMessage(wireBytes: frame.body)
+            message = frame.segments.isEmpty
+                ? try TransportMessage(wireBytes: frame.body)
+                : try TransportMessage(wire: WireBytes(inline: frame.body, segments: frame.segments))
         } catch {
             counters.framingErrors += 1
             close(conn, reason: "undecodable message frame of \(frame.body.count) bytes: \(error)", level: .warning)
@@ -110,7 +135,8 @@ extension RingLoop {
     // MARK: Sending
 
     /// Starts the next send on `conn` if none is in flight: handshake frames first, then a batch
-    /// of small frames copied into the connection's batch buffer, or one large frame.
+    /// of small frames copied into the connection's batch buffer (followed by the bulk segments of
+    /// a segmented message, sent from where they lie), or one large frame.
     func pumpSend(_ conn: Connection) {
         guard !conn.sendInFlight, conn.isConnected, !conn.closing else { return }
         let batch = conn.batch.baseAddress!
@@ -124,40 +150,76 @@ extension RingLoop {
                 taken += 1
             }
             conn.control.removeFirst(taken)
-            startSend(conn, SendJob(base: batch, length: used, frames: 0, zeroCopy: false, owner: nil))
+            startSend(conn, [SendJob(base: batch, length: used, frames: 0, zeroCopy: false, owner: nil)])
             return
         }
         if let why = conn.closeAfterFlush {
             close(conn, reason: why, level: .warning)
             return
         }
-        guard conn.isEstablished, case .outbound(let peer) = conn.direction else { return }
-        let (frames, resume) = queues.takeBatch(for: peer, batchBytes: conn.batch.count)
+        guard conn.isEstablished, let peer = conn.peer, sendConnection(for: peer) === conn else { return }
+        let idle = settings.directWrites ? (fd: conn.fd, connection: conn.id) : nil
+        let (frames, resume) = queues.takeBatch(for: peer, batchBytes: conn.batch.count, idle: idle)
         for sender in resume { sender.resume() }
         guard let first = frames.first else { return }
         if case .large(let buffer) = first {
-            let zeroCopy = zeroCopyEnabled && conn.isTCP && buffer.count >= (settings.zeroCopyThreshold ?? Int.max)
-            startSend(conn, SendJob(base: buffer.base, length: buffer.count, frames: 1, zeroCopy: zeroCopy, owner: buffer))
+            startSend(conn, [SendJob(base: buffer.base, length: buffer.count, frames: 1, zeroCopy: zeroCopy(conn, buffer.count), owner: buffer)])
             return
         }
         var used = 0
-        for case .small(let kind, let body) in frames {
-            let n = UInt32(body.count)
-            let header = batch + used
-            header.storeBytes(of: n.littleEndian, as: UInt32.self)
-            header.storeBytes(of: kind.rawValue, toByteOffset: 4, as: UInt8.self)
-            body.withUnsafeBytes { raw in
-                if let src = raw.baseAddress { (header + Frame.headerSize).copyMemory(from: src, byteCount: raw.count) }
-            }
-            used += Frame.headerSize + body.count
+        var jobs: [SendJob] = []
+        func copy(_ bytes: UnsafeRawBufferPointer) {
+            if let src = bytes.baseAddress { (batch + used).copyMemory(from: src, byteCount: bytes.count) }
+            used += bytes.count
         }
-        startSend(conn, SendJob(base: batch, length: used, frames: frames.count, zeroCopy: false, owner: nil))
+        for frame in frames {
+            switch frame {
+            case .small(let kind, let body):
+                let header = batch + used
+                header.storeBytes(of: UInt32(body.count).littleEndian, as: UInt32.self)
+                header.storeBytes(of: kind.rawValue, toByteOffset: 4, as: UInt8.self)
+                used += Frame.headerSize
+                body.withUnsafeBytes { copy($0) }
+            case .raw(let bytes):
+                bytes.withUnsafeBytes { copy($0) }
+            case .segmented(let head, let segments):
+                if used + head.count <= conn.batch.count {
+                    head.withUnsafeBytes { copy($0) }
+                } else {
+                    // A head larger than the batch buffer (a message with a huge inline part).
+                    let own = LargeFrameBuffer(framed: head)
+                    jobs.append(SendJob(base: own.base, length: own.count, frames: 0, zeroCopy: false, owner: own))
+                }
+                for segment in segments {
+                    jobs.append(
+                        SendJob(
+                            base: segment.bytes.baseAddress!, length: segment.bytes.count, frames: 0,
+                            zeroCopy: zeroCopy(conn, segment.bytes.count), owner: segment.owner))
+                }
+            case .large:
+                break  // only ever taken alone, above
+            }
+        }
+        if used > 0 { jobs.insert(SendJob(base: batch, length: used, frames: 0, zeroCopy: false, owner: nil), at: 0) }
+        jobs[jobs.count - 1].frames = frames.count
+        startSend(conn, jobs)
     }
 
-    private func startSend(_ conn: Connection, _ job: SendJob) {
+    /// Whether `count` bytes go out with `IORING_OP_SEND_ZC` on `conn`: not to a loopback peer,
+    /// where the kernel copies the data on delivery anyway and zero-copy only adds the page
+    /// pinning and the notification (measured slower on loopback), unless the settings insist.
+    private func zeroCopy(_ conn: Connection, _ count: Int) -> Bool {
+        zeroCopyEnabled && conn.isTCP && (!conn.isLoopback || settings.zeroCopyOnLoopback)
+            && count >= (settings.zeroCopyThreshold ?? Int.max)
+    }
+
+    /// Starts the first of `jobs`; the others follow it in order.
+    private func startSend(_ conn: Connection, _ jobs: [SendJob]) {
+        guard let first = jobs.first else { return }
         conn.sendInFlight = true
-        conn.framesInFlight = job.frames
-        submitSend(conn, job)
+        conn.framesInFlight = jobs.reduce(0) { $0 + $1.frames }
+        conn.sendChain = Array(jobs.dropFirst())
+        submitSend(conn, first)
     }
 
     private func submitSend(_ conn: Connection, _ job: SendJob) {
@@ -187,6 +249,7 @@ extension RingLoop {
             log(.info, "zero-copy send refused (\(errnoText(result))); falling back to plain sends")
             zeroCopyEnabled = false
             job.zeroCopy = false
+            for next in conn.sendChain { next.zeroCopy = false }
             submitSend(conn, job)
             return
         }
@@ -201,6 +264,10 @@ extension RingLoop {
             return
         }
         counters.framesSent += job.frames
+        if !conn.sendChain.isEmpty {
+            submitSend(conn, conn.sendChain.removeFirst())
+            return
+        }
         conn.framesInFlight = 0
         conn.sendInFlight = false
         pumpSend(conn)

@@ -19,10 +19,10 @@ extension RingLoop {
         }
     }
 
-    /// An established outbound connection that still has frames to write during the grace period.
+    /// An established connection that still has frames to write during the grace period.
     func stillWriting(_ conn: Connection) -> Bool {
-        guard conn.isEstablished, !conn.closing, case .outbound(let peer) = conn.direction else { return false }
-        return conn.sendInFlight || queues.hasQueued(for: peer)
+        guard conn.isEstablished, !conn.closing, let peer = conn.peer else { return false }
+        return conn.sendInFlight || (peers[peer]?.sendConnection == conn.id && queues.hasQueued(for: peer))
     }
 
     /// Closes what has finished writing (everything once the grace period is over). Returns

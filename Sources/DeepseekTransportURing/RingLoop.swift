@@ -30,10 +30,13 @@ enum TimerAction {
 
 /// The ring thread: one io_uring, one thread, everything socket-related happens here.
 ///
-/// Other threads talk to it only through `SendQueues` (commands and frames under a lock, an
-/// eventfd read kept on the ring to wake it). Each pass takes the commands, fires due timers,
-/// submits everything prepared with one `io_uring_enter`, then handles the completions: many
-/// messages in flight cost few system calls and few cross-thread wake-ups.
+/// Other threads talk to it only through `SendQueues` (commands, frames and task jobs under a
+/// lock, an eventfd read kept on the ring to wake it). Each pass runs the commands and jobs, fires
+/// due timers, submits everything prepared with one `io_uring_enter`, then handles the
+/// completions: many messages in flight cost few system calls and few cross-thread wake-ups.
+/// While the thread is awake, posting costs no eventfd write. The one exception to "everything
+/// here": a sender that finds a connection idle writes a small frame to its socket itself
+/// (`SendQueues.enqueue`), under a lease that keeps the ring from sending or closing meanwhile.
 ///
 /// All stored state below `// Ring thread only` is touched by the ring thread alone, which is
 /// why the class can be `@unchecked Sendable`.
@@ -66,6 +69,8 @@ final class RingLoop: @unchecked Sendable {
     var nextTag: UInt64 = 1
     var timers: [(id: UInt64, deadline: ContinuousClock.Instant, action: TimerAction)] = []
     let pool: ReceiveBufferPool
+    /// Runs tasks on this thread (calls that arrive, with `IncomingCallExecution.transportThread`).
+    let executor: RingExecutor
     let wakeBuffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
     var acceptTag: UInt64?
     var listenerOpen: Bool
@@ -86,13 +91,13 @@ final class RingLoop: @unchecked Sendable {
         self.pool = ReceiveBufferPool(bufferSize: settings.receiveBufferSize, count: settings.receiveBufferCount)
         self.zeroCopyEnabled = settings.zeroCopyThreshold != nil && syscalls.supportsZeroCopySend
         self.largeFrameBytes = min(settings.zeroCopyThreshold ?? Int.max, settings.sendBatchSize / 2)
+        self.executor = RingExecutor(queues: queues)
     }
 
     deinit {
         // A transport dropped without ever starting still owns its descriptors.
         if !tornDown {
             if listenerOpen { sys.closeNow(listenFD) }
-            queues.closeWake()
             removeUnixSocket()
         }
         wakeBuffer.deallocate()
@@ -149,6 +154,7 @@ final class RingLoop: @unchecked Sendable {
 
     private func run() {
         cdskur_name_thread("deepseek-uring")
+        queues.ringThread.store(UInt(pthread_self()), ordering: .relaxed)
         let rc = sys.setUp(entries: settings.ringEntries)
         guard rc == 0 else {
             reportStart(.failure(URingTransportError(.setupFailed, "could not create the io_uring: \(errnoText(rc))")))
@@ -164,10 +170,11 @@ final class RingLoop: @unchecked Sendable {
         reportStart(.success(()))
         var failuresInARow = 0
         while true {
-            runCommands()
+            runCommandsAndJobs()
             fireTimers()
             if draining != nil && drainStep() { break }
             let rc = sys.submitAndWait(timeoutNanoseconds: nextTimeout())
+            queues.markAwake()
             if rc > 0 {
                 counters.submitCalls += 1
                 counters.submittedEntries += Int(rc)
@@ -188,6 +195,8 @@ final class RingLoop: @unchecked Sendable {
         _ = sys.submitAndWait(timeoutNanoseconds: 0)
         handleCompletions()
         tearDown()
+        // Tasks that were to run here run on the global executor from now on.
+        for job in queues.closeExecutor() { executor.forward(job) }
     }
 
     private func handleCompletions() {
@@ -209,7 +218,6 @@ final class RingLoop: @unchecked Sendable {
         operations = [:]
         if listenerOpen { sys.closeNow(listenFD) }
         listenerOpen = false
-        queues.closeWake()
         removeUnixSocket()
         tornDown = true
         publish()
@@ -274,19 +282,28 @@ final class RingLoop: @unchecked Sendable {
         for t in due { fire(t.action) }
     }
 
-    private func runCommands() {
+    /// Runs what other threads asked for and the tasks scheduled on this thread, until neither
+    /// has anything left; then the thread may sleep (a later poster wakes it).
+    private func runCommandsAndJobs() {
         while true {
-            let commands = queues.takeCommands()
-            if commands.isEmpty { return }
+            let (commands, jobs) = queues.takeWork()
+            if commands.isEmpty && jobs.isEmpty { return }
             for c in commands {
                 switch c {
                 case .flush(let peer): flush(peer)
                 case .connect(let peer):
                     let link = peers[peer] ?? PeerLink()
                     if draining == nil && link.outbound == nil && link.reconnectTimer == nil { startConnect(peer) }
+                case .directReleased(let id):
+                    if let conn = connections[id], let tag = conn.directWriterTag {
+                        conn.directWriterTag = nil
+                        conn.pending.remove(tag)
+                        if conn.closing { finishClosing(conn) }
+                    }
                 case .shutdown: beginShutdown()
                 }
             }
+            for job in jobs { job.runSynchronously(on: executor.asUnownedTaskExecutor()) }
         }
     }
 

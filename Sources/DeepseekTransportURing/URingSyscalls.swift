@@ -6,7 +6,8 @@ package enum URingOperation {
     case accept(fd: Int32)
     case connect(fd: Int32, address: UnsafeRawPointer, length: UInt32)
     case readFixed(fd: Int32, buffer: UnsafeMutableRawPointer, length: Int, index: Int)
-    case recv(fd: Int32, buffer: UnsafeMutableRawPointer, length: Int)
+    /// With `waitAll`, completes only once `length` bytes arrived (or the stream ended or failed).
+    case recv(fd: Int32, buffer: UnsafeMutableRawPointer, length: Int, waitAll: Bool = false)
     case read(fd: Int32, buffer: UnsafeMutableRawPointer, length: Int)
     case send(fd: Int32, buffer: UnsafeRawPointer, length: Int)
     case sendZeroCopy(fd: Int32, buffer: UnsafeRawPointer, length: Int)
@@ -61,8 +62,22 @@ package protocol URingSyscalls: AnyObject {
     func makeSocket(family: Int32) -> Int32
     /// Sets TCP_NODELAY. Returns 0 or -errno.
     func setNoDelay(_ fd: Int32) -> Int32
+    /// Whether a connected TCP socket's peer is on the loopback interface (no zero-copy gain there).
+    func peerIsLoopback(_ fd: Int32) -> Bool
     /// Closes an fd outside the ring (at tear-down, or before the ring exists).
     func closeNow(_ fd: Int32)
+    /// Writes `header` then `body` to `fd` at once without blocking, outside the ring. Called by
+    /// sending threads (not the ring thread) for a small message to an idle connection. Returns
+    /// the bytes written or -errno (-EAGAIN: the socket buffer is full).
+    func sendNow(fd: Int32, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> Int
+}
+
+extension URingSyscalls {
+    package func peerIsLoopback(_ fd: Int32) -> Bool { cdskur_peer_is_loopback(fd) == 1 }
+
+    package func sendNow(fd: Int32, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> Int {
+        cdskur_send_now(fd, header.baseAddress, header.count, body.baseAddress, body.count)
+    }
 }
 
 /// The real system calls, through liburing.
@@ -97,7 +112,9 @@ package final class LiburingSyscalls: URingSyscalls {
         case .connect(let fd, let address, let length): cdskur_prep_connect(ring, fd, address, length, u)
         case .readFixed(let fd, let buffer, let length, let index):
             cdskur_prep_read_fixed(ring, fd, buffer, UInt32(length), Int32(index), u)
-        case .recv(let fd, let buffer, let length): cdskur_prep_recv(ring, fd, buffer, UInt32(length), u)
+        case .recv(let fd, let buffer, let length, let waitAll):
+            waitAll
+                ? cdskur_prep_recv_all(ring, fd, buffer, UInt32(length), u) : cdskur_prep_recv(ring, fd, buffer, UInt32(length), u)
         case .read(let fd, let buffer, let length): cdskur_prep_read(ring, fd, buffer, UInt32(length), u)
         case .send(let fd, let buffer, let length): cdskur_prep_send(ring, fd, buffer, UInt32(length), u)
         case .sendZeroCopy(let fd, let buffer, let length): cdskur_prep_send_zc(ring, fd, buffer, UInt32(length), u)

@@ -12,13 +12,23 @@ import Glibc
 /// submitting prepared operations in batches and reaping completions. `send` encodes on the
 /// caller's thread, appends to the peer's bounded queue and returns; the ring thread coalesces
 /// small frames into one send per connection, sends large frames from their own buffer (with
-/// `IORING_OP_SEND_ZC` when the kernel has it), and reads into registered buffers.
+/// `IORING_OP_SEND_ZC` when the kernel has it), and reads into registered buffers. A small
+/// message for an idle connection with nothing queued is written by the sending thread itself
+/// (one non-blocking `sendmsg`), so a lone call costs no wake-up of the ring thread.
+///
+/// Bulk data — a tensor's bytes, anything a `WireCodable` writes with `writeBulk` — of at least
+/// `outOfBandThreshold` bytes is not copied into the message: the frame carries a small head
+/// (envelope plus a segment table) and the ring sends the bytes from the tensor's own memory.
+/// The receiver reads them straight into pooled, page-aligned `WireBuffer`s, which the decoded
+/// tensor adopts as its storage: one kernel copy each way, as with a raw socket.
 ///
 /// Connections are made on the first `send` to a peer (or at once with `connectAll()`), and
 /// authenticated with the cluster secret by `HandshakeStateMachine` before any message is
 /// accepted. A dropped connection is redialled with exponential backoff; after the last failed
 /// attempt the receiver hears `peerDisconnected` and queued messages are dropped. Each node
-/// sends only on connections it opened and receives on all.
+/// receives on all connections and sends to a peer on one: its own, or else the one the peer
+/// opened — so a node answers a peer whose address it does not know (a rendezvous coordinator
+/// answering joiners), and a pair of nodes that talk both ways needs a single connection.
 ///
 /// ```swift
 /// let transport = try URingTransport(settings: URingTransportSettings(
@@ -90,7 +100,7 @@ public final class URingTransport: Transport {
         self.boundAddress = bound
         self.queues = SendQueues(
             localNode: settings.localNode, capacity: settings.sendQueueCapacity, byteLimit: settings.sendQueueByteLimit,
-            addresses: addresses, wakeFD: wakeFD)
+            addresses: addresses, wakeFD: wakeFD, syscalls: syscalls, directWrites: settings.directWrites)
         self.loop = RingLoop(settings: settings, syscalls: syscalls, queues: queues, listenFD: listenFD, listenIsUnix: isUnix)
     }
 
@@ -116,7 +126,8 @@ public final class URingTransport: Transport {
         }
     }
 
-    /// Queues `message` for `node`, suspending while that peer's queue is full.
+    /// Queues `message` for `node`, suspending while that peer's queue is full. A node without a
+    /// known address can be sent to while a connection it opened to this one is up.
     ///
     /// Returns once the message is queued: delivery is not confirmed, but messages to one node
     /// arrive in the order they were sent. If the peer cannot be reached after the configured
@@ -124,21 +135,34 @@ public final class URingTransport: Transport {
     /// A sender waiting for room is not interrupted by task cancellation: it resumes when room
     /// appears, when the peer is given up on, or at shutdown.
     ///
-    /// - Throws: `ActorSystemError(.nodeUnreachable)` for a node without a known address (at
-    ///   once) or one given up on while this send waited; `.shutDown` after `shutdown()`;
+    /// - Throws: `ActorSystemError(.nodeUnreachable)` for a node without a known address or
+    ///   connection (at once) or one given up on while this send waited; `.shutDown` after `shutdown()`;
     ///   `.transportFailure` for a message larger than `maximumFrameSize`.
     public func send(_ message: TransportMessage, to node: NodeID) async throws {
-        let body = message.wireBytes
-        guard body.count <= settings.maximumFrameSize else {
+        var writer = WireWriter(outOfBandThreshold: settings.outOfBandThreshold)
+        message.encode(to: &writer)
+        let body = writer.bytes
+        let bulk = writer.segments.reduce(0) { $0 + $1.bytes.count }
+        guard body.count <= settings.maximumFrameSize, bulk <= settings.maximumFrameSize else {
             throw ActorSystemError(
                 .transportFailure,
-                "a message of \(body.count) bytes exceeds the transport's maximumFrameSize of \(settings.maximumFrameSize)")
+                "a message of \(body.count + bulk) bytes exceeds the transport's maximumFrameSize of \(settings.maximumFrameSize)")
         }
-        let frame: OutboundFrame =
-            Frame.headerSize + body.count >= loop.largeFrameBytes
-            ? .large(LargeFrameBuffer(kind: .message, body: body)) : .small(kind: .message, body: body)
+        let frame: OutboundFrame
+        if !writer.segments.isEmpty {
+            // Bulk data (tensor bytes) is sent from where it lies, after the small head.
+            frame = .segmented(head: Frame(kind: .message, body: body, segments: writer.segments).head, segments: writer.segments)
+        } else if Frame.headerSize + body.count >= loop.largeFrameBytes {
+            frame = .large(LargeFrameBuffer(kind: .message, body: body))
+        } else {
+            frame = .small(kind: .message, body: body)
+        }
         try await queues.enqueue(frame, to: node)
     }
+
+    /// Runs tasks on the ring thread; the actor system starts incoming calls on it when its
+    /// settings ask for `IncomingCallExecution.transportThread`.
+    public var callExecutor: (any TaskExecutor)? { loop.executor }
 
     /// Starts connections to every peer with a known address, instead of waiting for the first
     /// message to each. Returns at once; `connectedPeers` shows progress.
@@ -165,7 +189,12 @@ public final class URingTransport: Transport {
     /// What the transport has done so far.
     public var counters: URingTransportCounters {
         var c = loop.published.withLock { $0 }
-        c.maximumQueuedFrames = queues.state.withLock { $0.maximumQueued }
+        queues.state.withLock { s in
+            c.maximumQueuedFrames = s.maximumQueued
+            c.directWrites = s.directFrames
+            c.framesSent += s.directFrames
+            c.bytesSent += s.directBytes
+        }
         return c
     }
 

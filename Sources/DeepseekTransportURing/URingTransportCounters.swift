@@ -9,6 +9,11 @@ public struct URingTransportCounters: Sendable, Equatable {
     /// Frames and bytes read from peers.
     public var framesReceived = 0
     public var bytesReceived = 0
+    /// Small frames senders wrote to an idle connection themselves (counted in `framesSent` and
+    /// `bytesSent` too), sparing the ring thread a wake-up.
+    public var directWrites = 0
+    /// Reads straight into a bulk segment's buffer (`IORING_OP_RECV` with `MSG_WAITALL`).
+    public var segmentReads = 0
     /// Send operations submitted as plain `IORING_OP_SEND`.
     public var plainSends = 0
     /// Send operations submitted as `IORING_OP_SEND_ZC`, and the buffer-release notifications seen.

@@ -63,6 +63,17 @@ public struct URingTransportSettings: Sendable {
     /// Frames at least this large go out with zero-copy send (`IORING_OP_SEND_ZC`) where the
     /// kernel has it; `nil` turns zero-copy off.
     public var zeroCopyThreshold: Int? = 64 << 10
+    /// Whether zero-copy is used for a peer on the loopback interface too. Off by default: the
+    /// kernel copies loopback data when it delivers it, so zero-copy there costs more than it saves.
+    public var zeroCopyOnLoopback = false
+    /// Bulk data (a tensor's bytes) of at least this many bytes travels out of band: sent from
+    /// the value's own memory and received into a buffer the decoded value adopts. `nil` copies
+    /// everything into the message.
+    public var outOfBandThreshold: Int? = 16 << 10
+    /// Whether a sender that finds a connection idle writes a small message to its socket itself
+    /// instead of waking the ring thread for it (latency of lone calls; batching is unchanged
+    /// under load, when the ring has sends in flight).
+    public var directWrites = true
     /// Size and number of the registered receive buffers (`io_uring_register_buffers`). Each
     /// connection holds one while its read is outstanding; beyond the pool, reads use plain buffers.
     public var receiveBufferSize: Int = 64 << 10
@@ -104,5 +115,6 @@ public struct URingTransportSettings: Sendable {
         try check(sendBatchSize >= 4096, "sendBatchSize must be at least 4096 bytes")
         try check(ringEntries >= 8 && ringEntries <= 32768, "ringEntries must be in 8...32768")
         try check(zeroCopyThreshold.map { $0 > 0 } ?? true, "zeroCopyThreshold must be positive or nil")
+        try check(outOfBandThreshold.map { $0 > 0 } ?? true, "outOfBandThreshold must be positive or nil")
     }
 }

@@ -91,4 +91,113 @@ import Testing
         }
         #expect(decodedOK > 0)
     }
+
+    /// A message whose two bulk segments follow its head on the stream.
+    static func segmentedFrame() -> (Frame, [[UInt8]]) {
+        let first = (0..<3000).map { UInt8(truncatingIfNeeded: $0) }
+        let second = (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
+        let owner = SegmentBytes([first, second])
+        let frame = Frame(
+            kind: .message, body: Array(0..<40),
+            segments: [
+                WireSegment(position: 10, bytes: owner.raw(0), owner: owner),
+                WireSegment(position: 40, bytes: owner.raw(1), owner: owner),
+            ])
+        return (frame, [first, second])
+    }
+
+    @Test func segmentedMessagesSurviveAnySplitOfTheStream() throws {
+        let (frame, _) = Self.segmentedFrame()
+        let frames = [Frame(kind: .heartbeat, body: [1]), frame, Frame(kind: .message, body: [7, 7])]
+        let stream = frames.flatMap(\.encoded)
+        #expect(frame.head.count < 60, "the head carries no segment bytes")
+        for chunk in [1, 5, 999, 4096, stream.count] {
+            var decoder = FrameDecoder()
+            var out: [Frame] = []
+            var i = 0
+            while i < stream.count {
+                out += try decoder.feed(stream[i..<min(i + chunk, stream.count)])
+                i += chunk
+            }
+            #expect(out == frames, "chunk \(chunk)")
+            #expect(decoder.bufferedByteCount == 0)
+        }
+    }
+
+    @Test func segmentsCanBeReceivedStraightIntoTheirBuffers() throws {
+        let (frame, parts) = Self.segmentedFrame()
+        var decoder = FrameDecoder()
+        #expect(try decoder.feed(frame.head + parts[0].prefix(100)).isEmpty)
+        var rest = Array(parts[0].dropFirst(100)) + parts[1]
+        var out: [Frame] = []
+        while let space = try decoder.segmentSpace() {
+            let n = min(space.count, 777, rest.count)
+            rest.withUnsafeBytes { space.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+            rest.removeFirst(n)
+            out += try decoder.segmentReceived(n)
+        }
+        #expect(rest.isEmpty)
+        #expect(out == [frame])
+        #expect(out[0].segments.allSatisfy { $0.owner is WireBuffer })
+        #expect(try decoder.feed(Frame(kind: .heartbeat, body: []).encoded) == [Frame(kind: .heartbeat, body: [])])
+    }
+
+    @Test func inconsistentSegmentTablesAreRejected() {
+        func segmented(_ table: [UInt64], body: [UInt8] = [0, 0]) -> [UInt8] {
+            var w = WireWriter()
+            for v in table { w.writeVarint(v) }
+            var out: [UInt8] = []
+            Frame.appendHeader(kind: .segmentedMessage, bodyCount: w.bytes.count + body.count, to: &out)
+            return out + w.bytes + body
+        }
+        for table: [UInt64] in [[0], [65], [1, 0, 0], [1, 5, 10], [2, 1, 10, 0, 10], [1, 0, 1 << 20], [2]] {
+            var decoder = FrameDecoder(maximumBodySize: 1 << 16)
+            #expect(throws: FramingError.self, "table \(table)") { try decoder.feed(segmented(table)) }
+        }
+    }
+
+    @Test func messagesWithBulkArgumentsTravelOutOfBandAndDecodeAsPlainOnes() throws {
+        let address = ActorAddress(node: NodeID(1), path: "p", incarnation: 1)
+        let bulk = BulkArgument((0..<10_000).map { UInt8(truncatingIfNeeded: $0) })
+        let message = TransportMessage.call(
+            CallEnvelope(callID: 3, origin: NodeID(0), recipient: address, target: "t", arguments: [.value(Int64(1)), .value(bulk)]))
+        var w = WireWriter(outOfBandThreshold: 4096)
+        message.encode(to: &w)
+        #expect(w.segments.count == 1)
+        #expect(w.wire.flattened() == message.wireBytes, "the logical encoding does not change")
+        let back = try TransportMessage(wire: w.wire)
+        guard case .call(let call) = back, case .wire(let argument) = call.arguments[1] else {
+            Issue.record("expected a call with an out-of-band argument")
+            return
+        }
+        #expect(argument.segments.count == 1)
+        #expect(try call.arguments[1].decode(as: BulkArgument.self) == bulk)
+        #expect(try call.arguments[0].decode(as: Int64.self) == 1)
+        #expect(call.arguments[1].bytes == bulk.wireBytes)
+    }
+}
+
+/// Owns the bytes of test segments.
+final class SegmentBytes: @unchecked Sendable {
+    let parts: [UnsafeMutableRawBufferPointer]
+    init(_ parts: [[UInt8]]) {
+        self.parts = parts.map { p in
+            let b = UnsafeMutableRawBufferPointer.allocate(byteCount: p.count, alignment: 64)
+            b.copyBytes(from: p)
+            return b
+        }
+    }
+    func raw(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(parts[i]) }
+    deinit { for p in parts { p.deallocate() } }
+}
+
+/// A value whose bytes are written as bulk data.
+final class BulkArgument: WireCodable, Equatable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    static func == (a: BulkArgument, b: BulkArgument) -> Bool { a.bytes == b.bytes }
+    func encode(to w: inout WireWriter) { bytes.withUnsafeBytes { w.writeBulk($0, owner: self) } }
+    static func decode(from r: inout WireReader) throws -> BulkArgument {
+        BulkArgument(try r.readBulk().withUnsafeBytes { Array($0) })
+    }
 }

@@ -64,6 +64,8 @@ int cdskur_prep_accept(cdskur_ring *ring, int fd, uint64_t user_data);
 int cdskur_prep_connect(cdskur_ring *ring, int fd, const void *address, uint32_t length, uint64_t user_data);
 int cdskur_prep_read_fixed(cdskur_ring *ring, int fd, void *buffer, uint32_t length, int index, uint64_t user_data);
 int cdskur_prep_recv(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t user_data);
+/// A RECV with MSG_WAITALL: completes once `length` bytes arrived (or the stream ended or failed).
+int cdskur_prep_recv_all(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t user_data);
 int cdskur_prep_read(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t user_data);
 int cdskur_prep_send(cdskur_ring *ring, int fd, const void *buffer, uint32_t length, uint64_t user_data);
 int cdskur_prep_send_zc(cdskur_ring *ring, int fd, const void *buffer, uint32_t length, uint64_t user_data);
@@ -95,12 +97,20 @@ int cdskur_listen(const void *address, uint32_t length, int backlog, uint16_t *b
 int cdskur_stream_socket(int family);
 /// Turns off Nagle's algorithm. Returns 0 or -errno.
 int cdskur_set_nodelay(int fd);
+/// Whether a connected TCP socket's peer is on the loopback interface (127/8, ::1, or a v4-mapped
+/// 127/8): 1 or 0, or -errno. Zero-copy sends to such a peer gain nothing: the kernel copies the
+/// data when it delivers it to the local socket.
+int cdskur_peer_is_loopback(int fd);
 /// Removes a stale Unix socket file (only if it is a socket). Returns 0 or -errno.
 int cdskur_unlink_socket(const char *path);
 /// A close-on-exec eventfd (blocking, so the ring can wait on it). Returns the fd or -errno.
 int cdskur_eventfd(void);
 /// Adds 1 to an eventfd. Returns 0 or -errno.
 int cdskur_eventfd_signal(int fd);
+/// Writes `first` then `second` with one non-blocking sendmsg (MSG_DONTWAIT | MSG_NOSIGNAL), outside
+/// the ring. Returns the bytes written (possibly fewer than asked) or -errno (-EAGAIN when the
+/// socket buffer is full).
+long cdskur_send_now(int fd, const void *first, size_t first_length, const void *second, size_t second_length);
 /// close(2). Returns 0 or -errno.
 int cdskur_close(int fd);
 /// Fills `buffer` from the kernel's CSPRNG (getrandom). Returns 0 or -errno.

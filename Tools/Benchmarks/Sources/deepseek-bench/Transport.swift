@@ -94,7 +94,9 @@ struct LoopbackCluster {
     let t0: URingTransport
     let t1: URingTransport
 
-    static func start() async throws -> LoopbackCluster {
+    static func start(
+        incomingCalls: IncomingCallExecution = .pool, configure: (inout URingTransportSettings) -> Void = { _ in }
+    ) async throws -> LoopbackCluster {
         let probe = URingTransport.probe()
         guard probe.isAvailable else {
             throw TransportBenchError(description: "io_uring is not available in this process (\(probe)); the transport groups need it")
@@ -105,13 +107,14 @@ struct LoopbackCluster {
                 clusterSecret: Array("deepseek-bench loopback".utf8))
             // A 64 MiB tensor plus its header must fit one queued frame.
             s.sendQueueByteLimit = 512 << 20
+            configure(&s)
             return s
         }
         let t0 = try URingTransport(settings: settings(0))
         let t1 = try URingTransport(settings: settings(1))
         try t0.setAddress(t1.boundAddress, for: NodeID(1))
         try t1.setAddress(t0.boundAddress, for: NodeID(0))
-        let systemSettings = ActorSystemSettings(defaultCallTimeout: .seconds(120))
+        let systemSettings = ActorSystemSettings(defaultCallTimeout: .seconds(120), incomingCalls: incomingCalls)
         let a = DeepseekActorSystem(transport: t0, settings: systemSettings)
         let b = DeepseekActorSystem(transport: t1, settings: systemSettings)
         try await a.start()
