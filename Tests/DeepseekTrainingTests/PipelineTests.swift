@@ -9,6 +9,9 @@ import DeepseekTestSupport
 import DeepseekTraining
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Data pipeline: CSV files, image augmentation, the prefetching loader, and dropout graphs on the engine.
 @Suite struct PipelineTests {}
@@ -318,13 +321,17 @@ extension PipelineTests {
             let loader = try DataLoader(try Self.batches(), prefetch: 1) { batch in
                 // Hold the producer until the test lets go (bounded, so a broken test cannot hang).
                 let clock = ContinuousClock()
-                let deadline = clock.now + .seconds(10)
-                while !release.withLock({ $0 }) && clock.now < deadline {}
+                let deadline = clock.now + .seconds(120)
+                while !release.withLock({ $0 }) && clock.now < deadline { usleep(1000) }
                 return batch
             }
             await loader.epoch(0)
             let consumer = Task { try await loader.next() }
-            for _ in 0..<50 { await Task.yield() }
+            // Cancel only once the consumer is really waiting (however slowly a busy machine gets it there).
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(120)
+            while !(await loader.hasWaitingConsumer) && clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(await loader.hasWaitingConsumer)
             consumer.cancel()
             let started = ContinuousClock.now
             await #expect(throws: CancellationError.self) { try await consumer.value }

@@ -25,11 +25,26 @@ struct TrainCommand: AsyncParsableCommand {
         case mlp, lenet
     }
 
+    enum OptimizerKind: String, ExpressibleByArgument, CaseIterable {
+        case sgd, adam, adamw, lamb
+    }
+
+    enum ScheduleKind: String, ExpressibleByArgument, CaseIterable {
+        case constant, cosine
+    }
+
     @Option(help: "The model: \(Model.allCases.map(\.rawValue).joined(separator: ", ")).") var model: Model = .mlp
     @Option(help: "Epochs over the 60,000 training images.") var epochs = 3
     @Option(name: .customLong("batch-size"), help: "Examples per step.") var batchSize = 64
-    @Option(name: .customLong("learning-rate"), help: "SGD learning rate.") var learningRate = 0.1
+    @Option(help: "The optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).") var optimizer: OptimizerKind = .sgd
+    @Option(name: .customLong("learning-rate"), help: "Learning rate (default: 0.1 for SGD, 0.001 otherwise).") var learningRate: Double?
     @Option(help: "SGD momentum.") var momentum = 0.0
+    @Option(name: .customLong("weight-decay"), help: "Weight decay.") var weightDecay = 0.0
+    @Option(help: "Learning-rate schedule over all steps: \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")).") var schedule: ScheduleKind = .constant
+    @Option(name: .customLong("warmup-steps"), help: "Linear warm-up steps before the schedule.") var warmupSteps = 0
+    @Option(name: .customLong("clip-norm"), help: "Clip gradients to this global norm.") var clipNorm: Double?
+    @Option(name: .customLong("checkpoint-dir"), help: "Save a checkpoint here after every epoch.") var checkpointDirectory: String?
+    @Flag(help: "Continue from the newest checkpoint in --checkpoint-dir.") var resume = false
     @Option(help: "Hidden layer width of the MLP.") var hidden = 256
     @Option(help: "Seed of the weights and the shuffle.") var seed: UInt64 = 1
     @Option(name: .customLong("steps-per-epoch"), help: "Stop each epoch after this many steps (default: whole epoch).") var stepsPerEpoch: Int?
@@ -42,9 +57,11 @@ struct TrainCommand: AsyncParsableCommand {
         guard FashionMNIST.isAvailable(directory: data) else {
             throw ValidationError("Fashion-MNIST is not in \(data); install it with `apt-get install dataset-fashion-mnist` or pass --data")
         }
-        guard epochs >= 1, batchSize >= 1, learningRate > 0, hidden >= 1 else {
-            throw ValidationError("--epochs, --batch-size and --hidden must be ≥ 1 and --learning-rate > 0")
+        let learningRate = self.learningRate ?? (optimizer == .sgd ? 0.1 : 0.001)
+        guard epochs >= 1, batchSize >= 1, learningRate > 0, hidden >= 1, warmupSteps >= 0 else {
+            throw ValidationError("--epochs, --batch-size and --hidden must be ≥ 1, --learning-rate > 0 and --warmup-steps ≥ 0")
         }
+        if resume && checkpointDirectory == nil { throw ValidationError("--resume needs --checkpoint-dir") }
         let wallStart = ContinuousClock.now
         var train = try FashionMNIST.load(split: .train, directory: data)
         var test = try FashionMNIST.load(split: .test, directory: data)
@@ -54,9 +71,13 @@ struct TrainCommand: AsyncParsableCommand {
             test = try standardization.apply(test)
             print("standardized pixels: \(standardization)")
         }
+        // The engine's device runs the model; the optimizer's updates and the metrics run on the
+        // process default, which must be the fast backend too.
+        let cpu = CPUBackend()
+        KernelBackends.default = cpu
         let system = DeepseekActorSystem(transport: InProcessNetwork().transport(for: NodeID(0)))
         try await system.start()
-        let device = DeviceActor(backend: CPUBackend(), kind: .cpu, name: "cpu0", actorSystem: system)
+        let device = DeviceActor(backend: cpu, kind: .cpu, name: "cpu0", actorSystem: system)
         let engine = try await Engine(actorSystem: system, devices: [device])
         var rng = SeededRandom(seed: seed)
         let (network, inputShape, name): (any Module, [Int], String) =
@@ -64,27 +85,72 @@ struct TrainCommand: AsyncParsableCommand {
             case .mlp: (try MLP(sizes: [784, hidden, 10], rng: &rng), [784], "MLP 784-\(hidden)-10")
             case .lenet: (try LeNet(rng: &rng), [1, 28, 28], "LeNet-5")
             }
-        let trainer = Trainer(
-            model: network, optimizer: try SGD(learningRate: learningRate, momentum: momentum), engine: engine,
-            settings: TrainerSettings(
-                epochs: epochs, batchSize: batchSize, seed: seed, inputShape: inputShape, stepsPerEpoch: stepsPerEpoch,
-                progress: .automatic))
-        if let metricsCSV { trainer.callbacks.append(try MetricsCSV(path: metricsCSV)) }
-        print("training \(name) on Fashion-MNIST (\(train.count) train, \(test.count) test), SGD lr \(learningRate) momentum \(momentum), batch \(batchSize), \(epochs) epochs")
-        let reports = try await trainer.fit(train, validation: test)
-        guard let last = reports.last else { return }
-        print("final test accuracy: \(Double(Int(last.testAccuracy * 10000)) / 100)%")
-        if let metricsJSON {
-            let trainSeconds = reports.reduce(0) { $0 + $1.seconds }
-            let samples = reports.reduce(0) { $0 + $1.steps } * batchSize
-            try MetricsJSON.write(
-                [
-                    ("test_accuracy", last.testAccuracy), ("test_loss", last.testLoss), ("epochs", Double(reports.count)),
-                    ("samples_per_second", Double(samples) / trainSeconds), ("wall_seconds", (ContinuousClock.now - wallStart).seconds),
-                ], to: metricsJSON)
+        let steps = epochs * (stepsPerEpoch.map { min($0, train.count / batchSize) } ?? train.count / batchSize)
+        let rate = try makeSchedule(base: learningRate, totalSteps: steps)
+        let settings = TrainerSettings(
+            epochs: epochs, batchSize: batchSize, seed: seed, inputShape: inputShape, stepsPerEpoch: stepsPerEpoch,
+            gradientClipNorm: clipNorm, learningRate: { rate.learningRate(atStep: $0) }, progress: .automatic)
+        let description = "\(name) on Fashion-MNIST (\(train.count) train, \(test.count) test), \(optimizer) lr \(learningRate) (\(schedule)\(warmupSteps > 0 ? " after \(warmupSteps) warm-up steps" : "")), batch \(batchSize), \(epochs) epochs"
+        switch optimizer {
+        case .sgd:
+            try await fit(network, try SGD(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay), engine, settings, train, test, description, wallStart)
+        case .adam:
+            try await fit(network, try Adam(learningRate: learningRate, weightDecay: weightDecay), engine, settings, train, test, description, wallStart)
+        case .adamw:
+            try await fit(network, try AdamW(learningRate: learningRate, weightDecay: weightDecay), engine, settings, train, test, description, wallStart)
+        case .lamb:
+            try await fit(network, try LAMB(learningRate: learningRate, weightDecay: weightDecay), engine, settings, train, test, description, wallStart)
         }
         withExtendedLifetime(device) {}
         await system.shutdown()
+    }
+}
+
+extension TrainCommand {
+    func makeSchedule(base: Double, totalSteps: Int) throws -> any LearningRateSchedule {
+        let main: any LearningRateSchedule =
+            switch schedule {
+            case .constant: try ConstantSchedule(base: base)
+            case .cosine: try CosineDecay(base: base, totalSteps: max(1, totalSteps - warmupSteps), floor: base * 0.01)
+            }
+        return warmupSteps > 0 ? try LinearWarmup(steps: warmupSteps, then: main) : main
+    }
+
+    func fit<O: Optimizer>(
+        _ network: any Module, _ optimizer: O, _ engine: Engine, _ settings: TrainerSettings, _ train: LabeledImages, _ test: LabeledImages,
+        _ description: String, _ wallStart: ContinuousClock.Instant
+    ) async throws {
+        let trainer = Trainer(model: network, optimizer: optimizer, engine: engine, settings: settings)
+        if let metricsCSV { trainer.callbacks.append(try MetricsCSV(path: metricsCSV)) }
+        var saver: CheckpointEveryEpoch<O>?
+        if let checkpointDirectory {
+            let directory = try CheckpointDirectory(checkpointDirectory)
+            if resume {
+                guard let checkpoint = try directory.loadLatest() else {
+                    throw ValidationError("--resume: no checkpoint in \(checkpointDirectory)")
+                }
+                try trainer.resume(from: checkpoint)
+                print("resumed from \(checkpointDirectory) after epoch \(trainer.completedEpochs), step \(trainer.globalStep)")
+            }
+            let callback = CheckpointEveryEpoch(directory: directory, trainer: trainer)
+            trainer.callbacks.append(callback)
+            saver = callback
+        }
+        print("training \(description)")
+        let reports = try await trainer.fit(train, validation: test)
+        if let error = saver?.error { throw error }
+        guard let last = trainer.history.last else { return }
+        print("final test accuracy: \(Double(Int(last.testAccuracy * 10000)) / 100)%")
+        if let metricsJSON {
+            let trainSeconds = reports.reduce(0) { $0 + $1.seconds }
+            let samples = reports.reduce(0) { $0 + $1.steps } * settings.batchSize
+            try MetricsJSON.write(
+                [
+                    ("test_accuracy", last.testAccuracy), ("test_loss", last.testLoss), ("epochs", Double(trainer.completedEpochs)),
+                    ("samples_per_second", trainSeconds > 0 ? Double(samples) / trainSeconds : .nan),
+                    ("wall_seconds", (ContinuousClock.now - wallStart).seconds),
+                ], to: metricsJSON)
+        }
     }
 }
 

@@ -110,6 +110,9 @@ public actor DataLoader {
         return try result.get()
     }
 
+    /// Whether a task is waiting in `next()` now.
+    public var hasWaitingConsumer: Bool { waiting }
+
     /// Batches made and waiting in the queue now.
     public var bufferedCount: Int { queue?.count ?? 0 }
 
