@@ -27,6 +27,8 @@ let package = Package(
                 .product(name: "DeepseekTransportURing", package: "Deepseek"),
                 .product(name: "DeepseekGraph", package: "Deepseek"),
                 .product(name: "DeepseekRuntime", package: "Deepseek"),
+                .product(name: "DeepseekNN", package: "Deepseek"),
+                .product(name: "DeepseekTraining", package: "Deepseek"),
             ],
             swiftSettings: [
                 .enableUpcomingFeature("MemberImportVisibility"),

@@ -36,6 +36,22 @@ def measure(body, repetitions, min_sample_seconds):
     return statistics.median(samples), samples
 
 
+def training_cases(torch):
+    """The training steps of the `training` group: model, input, target and loss, as in Engine.swift."""
+    nn = torch.nn
+    ce = nn.functional.cross_entropy
+    mlp = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    lenet = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    encoder = nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+    return [
+        ("MLP 784-1024-1024-10, batch 128", mlp, torch.rand(128, 784), torch.randint(0, 10, (128,)), ce),
+        ("LeNet-5, batch 64", lenet, torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,)), ce),
+        ("Transformer encoder layer d256 h4, seq 128, batch 16", encoder, torch.rand(16, 128, 256), None, lambda y, _: y.square().mean()),
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", default="sgemm,conv2d,elementwise")
@@ -93,6 +109,21 @@ def main():
                 for name, body, streams in cases:
                     seconds, samples = measure(body, args.repetitions, min_sample)
                     record("elementwise", name, threads, seconds, samples, gbps=streams * mib64 / seconds / 1e9)
+
+    if "training" in groups:
+        torch.set_num_threads(max(parse_ints(args.threads)))
+        threads = torch.get_num_threads()
+        for name, model, x, target, loss_fn in training_cases(torch):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
+            def step():
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), target)
+                loss.backward()
+                optimizer.step()
+
+            seconds, samples = measure(step, max(args.repetitions, 30), 0.0)
+            record("training", name, threads, seconds, samples, samples_per_second=x.shape[0] / seconds)
 
     print(json.dumps({
         "torch": torch.__version__,

@@ -10,6 +10,7 @@ enum Group: String, CaseIterable, Sendable {
     case stream
     case pipelined
     case engine
+    case training
 }
 
 /// Command-line options of `deepseek-bench`.
@@ -41,6 +42,7 @@ struct Options: Sendable {
           opencl-sgemm   OpenCLBackend matmul vs its naive kernel vs CPUBackend
           engine         graph engine: dispatch per empty op, MLP forward+backward vs the same kernels in
                          sequence, planning a 10,000-node graph and a plan-cache hit, CPU+OpenCL branches
+          training       training steps (MLP, LeNet-5, a Transformer encoder layer) vs the same steps in PyTorch
           actor-call     local distributed-actor call vs a plain actor method call
           remote-call    distributed call round trip over URingTransport (loopback TCP) vs C ping-pong
           stream         1 MiB and 64 MiB tensors between two nodes vs a C socket stream

@@ -65,6 +65,10 @@ do {
             report = try await runPipelined(options)
         case .engine:
             report = try await runEngine(options)
+        case .training:
+            var baseline = pytorch
+            report = try await runTraining(options, pytorch: &baseline)
+            pytorch = baseline
         }
         if let other = load.fraction() {
             report.otherLoad = other
