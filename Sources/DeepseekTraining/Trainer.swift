@@ -19,6 +19,9 @@ public struct TrainerSettings: Sendable {
     public var gradientClipNorm: Double?
     /// The learning rate at each global step (nil: the optimizer's own rate throughout).
     public var learningRate: (@Sendable (Int) -> Double)?
+    /// Compute precision: float32, or float16/bfloat16 compute with float32 master weights
+    /// (float16 with dynamic loss scaling and the adaptive precision switch).
+    public var precision: Precision
     /// How progress is shown.
     public var progress: ProgressStyle
     /// Steps between log lines when progress is shown as lines.
@@ -27,8 +30,9 @@ public struct TrainerSettings: Sendable {
     public init(
         epochs: Int = 3, batchSize: Int = 64, seed: UInt64 = 0, inputShape: [Int] = [784], evaluationBatchSize: Int = 1000,
         stepsPerEpoch: Int? = nil, gradientClipNorm: Double? = nil, learningRate: (@Sendable (Int) -> Double)? = nil,
-        progress: ProgressStyle = .none, logEvery: Int = 100
+        precision: Precision = .fp32, progress: ProgressStyle = .none, logEvery: Int = 100
     ) {
+        self.precision = precision
         self.epochs = epochs
         self.batchSize = batchSize
         self.seed = seed
@@ -109,6 +113,12 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     public private(set) var history: [EpochReport] = []
     var backwardCache: [StructuralHash: (graph: Graph, parameters: [String])] = [:]
     let progress: ProgressPrinter
+    /// Dynamic loss scaling (float16 only).
+    public var lossScaler: DynamicLossScaler?
+    /// Which layers run in float32 for now (mixed precision only).
+    public var precisionSwitch: AdaptivePrecisionSwitch?
+    /// Steps skipped because a scaled gradient overflowed.
+    public private(set) var skippedSteps = 0
 
     public init(model: any Module, optimizer: Opt, engine: Engine, settings: TrainerSettings = TrainerSettings()) {
         self.model = model
@@ -116,6 +126,8 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
         self.engine = engine
         self.settings = settings
         self.progress = ProgressPrinter(style: settings.progress)
+        if settings.precision.needsLossScaling { lossScaler = DynamicLossScaler() }
+        if settings.precision != .fp32 { precisionSwitch = try? AdaptivePrecisionSwitch(settings: .init(precision: settings.precision)) }
     }
 
     /// Trains until `settings.epochs` epochs are complete, evaluating on `validation` after each.
@@ -176,13 +188,31 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     public func trainStep(_ batch: MiniBatch) async throws -> (loss: Double, gradientNorm: Double?, planCacheHit: Bool) {
         if let schedule = settings.learningRate { optimizer.learningRate = schedule(globalStep) }
         let n = batch.images.shape[0]
-        let (graph, names) = try trainingGraph(batch: n)
+        let scale = lossScaler?.scale ?? 1
+        let (graph, names) = try trainingGraph(batch: n, lossScale: scale)
         let result = try await engine.run(
             graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues))
         let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
         var gradients: [String: Tensor] = [:]
         let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
         for (name, g) in zip(names, result.outputs.dropFirst()) where trainable.contains(name) { gradients[name] = g }
+        if settings.precision != .fp32 {
+            // Unscale in float32, skip the step on overflow, and let the switch see the magnitudes.
+            let unscaled = try UnscaledGradients(gradients, scale: scale)
+            if var scaler = lossScaler {
+                let decision = scaler.update(gradientsFinite: unscaled.isFinite)
+                lossScaler = scaler
+                if decision == .skip {
+                    skippedSteps += 1
+                    globalStep += 1
+                    return (loss, nil, result.report.planCacheHit)
+                }
+            } else if !unscaled.isFinite {
+                throw DatasetError(.invalidArgument, "Trainer: non-finite gradients for \(unscaled.nonFinite.prefix(3).joined(separator: ", ")) at step \(globalStep) (\(settings.precision)); lower the learning rate or use fp16 with loss scaling")
+            }
+            _ = precisionSwitch?.record(maxAbs: unscaled.maxAbs, lossScale: scale)
+            gradients = unscaled.gradients
+        }
         var norm: Double?
         if let maxNorm = settings.gradientClipNorm {
             (gradients, norm) = try Self.clip(gradients, maxNorm: maxNorm)
@@ -193,18 +223,34 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     }
 
     /// The forward-and-backward graph for a batch of `n`, differentiated once per structure.
-    func trainingGraph(batch n: Int) throws -> (Graph, [String]) {
-        let tracer = GraphTracer()
-        let x = try tracer.input("x", TensorType(Shape([n] + settings.inputShape)))
-        let labels = try tracer.input("labels", TensorType([n], .int64))
-        let loss = try crossEntropy(logits: model(x), labels: labels)
+    func trainingGraph(batch n: Int, lossScale: Double = 1) throws -> (Graph, [String]) {
+        let (tracer, x, labels) = try traceInputs(batch: n, cast: precisionSwitch?.parameterCast())
+        let loss = try crossEntropy(logits: logitsInFloat32(model(x)), labels: labels)
         let forward = tracer.finish(outputs: [loss])
-        let key = forward.structuralHash
+        var hasher = StructuralHasher(seed: 1)
+        hasher.combine(forward.structuralHash.high)
+        hasher.combine(forward.structuralHash.low)
+        hasher.combine(lossScale)
+        let key = hasher.finalize()
         if let cached = backwardCache[key] { return cached }
-        let training = try forward.trainingGraph(loss: loss.id)
+        let training = try forward.trainingGraph(loss: loss.id, seed: lossScale == 1 ? .one : .constant(lossScale))
         let names = training.targets.map { forward[node: forward[value: $0].producer].name }
         backwardCache[key] = (training.graph, names)
         return (training.graph, names)
+    }
+
+    /// A tracer (casting parameters for mixed precision), the input cast to the compute dtype and the labels.
+    func traceInputs(batch n: Int, cast: (@Sendable (String) -> DType?)?) throws -> (GraphTracer, SymbolicTensor, SymbolicTensor) {
+        let tracer = cast.map { GraphTracer(parameterCast: $0) } ?? GraphTracer()
+        var x = try tracer.input("x", TensorType(Shape([n] + settings.inputShape)))
+        if settings.precision != .fp32 { x = try x.cast(to: settings.precision.computeDType) }
+        let labels = try tracer.input("labels", TensorType([n], .int64))
+        return (tracer, x, labels)
+    }
+
+    /// The loss is computed in float32 whatever the compute precision.
+    func logitsInFloat32(_ logits: SymbolicTensor) throws -> SymbolicTensor {
+        logits.dtype == .float32 ? logits : try logits.cast(to: .float32)
     }
 
     func restoreHistory(_ reports: [EpochReport]) { history = reports }
@@ -216,10 +262,8 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
         var lossSum = 0.0
         for batch in batches.epoch(0) {
             let n = batch.images.shape[0]
-            let tracer = GraphTracer()
-            let x = try tracer.input("x", TensorType(Shape([n] + settings.inputShape)))
-            let labels = try tracer.input("labels", TensorType([n], .int64))
-            let logits = try model(x)
+            let (tracer, x, labels) = try traceInputs(batch: n, cast: precisionSwitch?.parameterCast())
+            let logits = try logitsInFloat32(model(x))
             let loss = try crossEntropy(logits: logits, labels: labels)
             let graph = tracer.finish(outputs: [logits, loss])
             let result = try await engine.run(

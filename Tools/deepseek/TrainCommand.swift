@@ -33,6 +33,17 @@ struct TrainCommand: AsyncParsableCommand {
         case constant, cosine
     }
 
+    enum PrecisionKind: String, ExpressibleByArgument, CaseIterable {
+        case fp32, fp16, bf16
+        var precision: Precision {
+            switch self {
+            case .fp32: .fp32
+            case .fp16: .fp16
+            case .bf16: .bf16
+            }
+        }
+    }
+
     @Option(help: "The model: \(Model.allCases.map(\.rawValue).joined(separator: ", ")).") var model: Model = .mlp
     @Option(help: "Epochs over the 60,000 training images.") var epochs = 3
     @Option(name: .customLong("batch-size"), help: "Examples per step.") var batchSize = 64
@@ -43,6 +54,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Learning-rate schedule over all steps: \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")).") var schedule: ScheduleKind = .constant
     @Option(name: .customLong("warmup-steps"), help: "Linear warm-up steps before the schedule.") var warmupSteps = 0
     @Option(name: .customLong("clip-norm"), help: "Clip gradients to this global norm.") var clipNorm: Double?
+    @Option(help: "Compute precision: fp32, or fp16/bf16 with float32 master weights (fp16 with dynamic loss scaling).") var precision: PrecisionKind = .fp32
     @Option(name: .customLong("checkpoint-dir"), help: "Save a checkpoint here after every epoch.") var checkpointDirectory: String?
     @Flag(help: "Continue from the newest checkpoint in --checkpoint-dir.") var resume = false
     @Option(help: "Hidden layer width of the MLP.") var hidden = 256
@@ -89,8 +101,8 @@ struct TrainCommand: AsyncParsableCommand {
         let rate = try makeSchedule(base: learningRate, totalSteps: steps)
         let settings = TrainerSettings(
             epochs: epochs, batchSize: batchSize, seed: seed, inputShape: inputShape, stepsPerEpoch: stepsPerEpoch,
-            gradientClipNorm: clipNorm, learningRate: { rate.learningRate(atStep: $0) }, progress: .automatic)
-        let description = "\(name) on Fashion-MNIST (\(train.count) train, \(test.count) test), \(optimizer) lr \(learningRate) (\(schedule)\(warmupSteps > 0 ? " after \(warmupSteps) warm-up steps" : "")), batch \(batchSize), \(epochs) epochs"
+            gradientClipNorm: clipNorm, learningRate: { rate.learningRate(atStep: $0) }, precision: precision.precision, progress: .automatic)
+        let description = "\(name) on Fashion-MNIST (\(train.count) train, \(test.count) test), \(optimizer) lr \(learningRate) (\(schedule)\(warmupSteps > 0 ? " after \(warmupSteps) warm-up steps" : "")), batch \(batchSize), \(epochs) epochs, \(precision)"
         switch optimizer {
         case .sgd:
             try await fit(network, try SGD(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay), engine, settings, train, test, description, wallStart)
