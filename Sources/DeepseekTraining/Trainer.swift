@@ -22,6 +22,11 @@ public struct TrainerSettings: Sendable {
     /// Compute precision: float32, or float16/bfloat16 compute with float32 master weights
     /// (float16 with dynamic loss scaling and the adaptive precision switch).
     public var precision: Precision
+    /// Batches the data-loader actor prepares ahead on a background task, so loading overlaps
+    /// compute (0: batches are made in the training loop).
+    public var prefetch: Int
+    /// Random transformations of each training batch (crop, flip, jitter), seeded.
+    public var augmentation: Augmentation?
     /// How progress is shown.
     public var progress: ProgressStyle
     /// Steps between log lines when progress is shown as lines.
@@ -30,9 +35,12 @@ public struct TrainerSettings: Sendable {
     public init(
         epochs: Int = 3, batchSize: Int = 64, seed: UInt64 = 0, inputShape: [Int] = [784], evaluationBatchSize: Int = 1000,
         stepsPerEpoch: Int? = nil, gradientClipNorm: Double? = nil, learningRate: (@Sendable (Int) -> Double)? = nil,
-        precision: Precision = .fp32, progress: ProgressStyle = .none, logEvery: Int = 100
+        precision: Precision = .fp32, prefetch: Int = 2, augmentation: Augmentation? = nil, progress: ProgressStyle = .none,
+        logEvery: Int = 100
     ) {
         self.precision = precision
+        self.prefetch = prefetch
+        self.augmentation = augmentation
         self.epochs = epochs
         self.batchSize = batchSize
         self.seed = seed
@@ -152,8 +160,8 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
             var steps = 0
             var hits = 0
             let stepsInEpoch = min(settings.stepsPerEpoch ?? Int.max, batches.batchesPerEpoch)
-            for batch in batches.epoch(epoch) {
-                if steps >= stepsInEpoch { break }
+            let source = try await BatchSource(batches, epoch: epoch, prefetch: settings.prefetch, augmentation: settings.augmentation)
+            while steps < stepsInEpoch, let batch = try await source.next() {
                 let stepStart = clock.now
                 let (loss, norm, hit) = try await trainStep(batch)
                 lossSum += loss
@@ -167,6 +175,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
                 progress.step(report, every: settings.logEvery, totalEpochs: settings.epochs)
                 for c in callbacks { c.trainerDidStep(report) }
             }
+            await source.stop()
             let trainSeconds = (clock.now - start).secondsValue
             var evaluation: Evaluation?
             if let validation { evaluation = try await evaluate(validation) }
@@ -251,6 +260,37 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     /// The loss is computed in float32 whatever the compute precision.
     func logitsInFloat32(_ logits: SymbolicTensor) throws -> SymbolicTensor {
         logits.dtype == .float32 ? logits : try logits.cast(to: .float32)
+    }
+
+    /// The batches of one epoch: from the prefetching data-loader actor, or made in the loop.
+    final class BatchSource: @unchecked Sendable {
+        let loader: DataLoader?
+        var iterator: Batches.Epoch.Iterator?
+        let augmentation: Augmentation?
+        let epoch: Int
+        var index = 0
+
+        init(_ batches: Batches, epoch: Int, prefetch: Int, augmentation: Augmentation?) async throws {
+            self.epoch = epoch
+            self.augmentation = augmentation
+            if prefetch > 0 {
+                let loader = try DataLoader(batches, augmentation: augmentation, prefetch: prefetch)
+                await loader.epoch(epoch)
+                self.loader = loader
+            } else {
+                loader = nil
+                iterator = batches.epoch(epoch).makeIterator()
+            }
+        }
+
+        func next() async throws -> MiniBatch? {
+            if let loader { return try await loader.next() }
+            guard let batch = iterator?.next() else { return nil }
+            defer { index += 1 }
+            return try augmentation.map { try $0.apply(to: batch, epoch: epoch, index: index) } ?? batch
+        }
+
+        func stop() async { await loader?.stop() }
     }
 
     func restoreHistory(_ reports: [EpochReport]) { history = reports }
