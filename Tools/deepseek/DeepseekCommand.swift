@@ -11,11 +11,12 @@ struct DeepseekCommand: AsyncParsableCommand {
         commandName: "deepseek",
         abstract: "Deepseek: an actor-based dataflow runtime for machine learning.",
         discussion: """
-            Start with `deepseek info` to see what this host offers (CPU, io_uring, RDMA, BLAS,
-            OpenCL), then `deepseek tensor-demo` to run a few kernels on the default backend.
+            With no command it trains LeNet-5 on Fashion-MNIST through the graph engine (`deepseek
+            train`). `deepseek info` shows what this host offers (CPU, io_uring, RDMA, BLAS, OpenCL);
+            `deepseek demo` adds a few kernels on the default backend.
             """,
         version: "0.1.0",
         subcommands: [DemoCommand.self, InfoCommand.self, TensorDemoCommand.self, TrainCommand.self, PassesCommand.self, ConformanceCommand.self, NodeCommand.self],
-        defaultSubcommand: DemoCommand.self
+        defaultSubcommand: TrainCommand.self
     )
 }

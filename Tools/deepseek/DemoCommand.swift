@@ -4,7 +4,7 @@ import ArgumentParser
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Print the host report, then run the tensor demo (the default when no command is given)."
+        abstract: "Print the host report, then run the tensor demo."
     )
 
     func run() throws {

@@ -12,7 +12,7 @@ import DeepseekTraining
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a model on Fashion-MNIST through the graph engine.",
+        abstract: "Train a model on Fashion-MNIST through the graph engine (the default job: LeNet-5, 5 epochs).",
         discussion: """
             Reads the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
             Each step traces the model, differentiates the loss (once per distinct graph) and runs
@@ -44,8 +44,8 @@ struct TrainCommand: AsyncParsableCommand {
         }
     }
 
-    @Option(help: "The model: \(Model.allCases.map(\.rawValue).joined(separator: ", ")).") var model: Model = .mlp
-    @Option(help: "Epochs over the 60,000 training images.") var epochs = 3
+    @Option(help: "The model: \(Model.allCases.map(\.rawValue).joined(separator: ", ")).") var model: Model = .lenet
+    @Option(help: "Epochs over the 60,000 training images.") var epochs = 5
     @Option(name: .customLong("batch-size"), help: "Examples per step.") var batchSize = 64
     @Option(help: "The optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).") var optimizer: OptimizerKind = .sgd
     @Option(name: .customLong("learning-rate"), help: "Learning rate (default: 0.1 for SGD, 0.001 otherwise).") var learningRate: Double?
