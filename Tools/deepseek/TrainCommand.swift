@@ -23,6 +23,11 @@ struct TrainCommand: AsyncParsableCommand {
 
     enum Model: String, ExpressibleByArgument, CaseIterable {
         case mlp, lenet
+        case transformerTiny = "transformer-tiny"
+    }
+
+    enum Dataset: String, ExpressibleByArgument, CaseIterable {
+        case fashionMNIST = "fashion-mnist"
     }
 
     enum OptimizerKind: String, ExpressibleByArgument, CaseIterable {
@@ -45,6 +50,7 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     @Option(help: "The model: \(Model.allCases.map(\.rawValue).joined(separator: ", ")).") var model: Model = .lenet
+    @Option(help: "The dataset: \(Dataset.allCases.map(\.rawValue).joined(separator: ", ")) (from its Debian package).") var dataset: Dataset = .fashionMNIST
     @Option(help: "Epochs over the 60,000 training images.") var epochs = 5
     @Option(name: .customLong("batch-size"), help: "Examples per step.") var batchSize = 64
     @Option(help: "The optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).") var optimizer: OptimizerKind = .sgd
@@ -96,6 +102,7 @@ struct TrainCommand: AsyncParsableCommand {
             switch model {
             case .mlp: (try MLP(sizes: [784, hidden, 10], rng: &rng), [784], "MLP 784-\(hidden)-10")
             case .lenet: (try LeNet(rng: &rng), [1, 28, 28], "LeNet-5")
+            case .transformerTiny: (try TransformerClassifier(rng: &rng), [28, 28], "transformer-tiny (2 blocks, dim 64, 4 heads)")
             }
         let steps = epochs * (stepsPerEpoch.map { min($0, train.count / batchSize) } ?? train.count / batchSize)
         let rate = try makeSchedule(base: learningRate, totalSteps: steps)
