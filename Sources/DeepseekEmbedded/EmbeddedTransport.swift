@@ -157,19 +157,30 @@ public final class EmbeddedNetwork: Sendable {
 
     /// Delivers messages and lets the tasks they start run, until nothing new happens for a while.
     ///
-    /// - Parameter quietRounds: how many consecutive scheduler yields with an empty queue end the run.
+    /// - Parameters:
+    ///   - quietRounds: consecutive scheduler yields with an empty queue before the run may end.
+    ///   - quietTime: real time without a delivery before the run may end.
     /// - Returns: the number of messages delivered.
     @discardableResult
-    public func runUntilIdle(quietRounds: Int = 50, maximumMessages: Int = 1_000_000) async throws -> Int {
+    public func runUntilIdle(
+        quietRounds: Int = 50, quietTime: Duration = .milliseconds(50), maximumMessages: Int = 1_000_000
+    ) async throws -> Int {
+        // Idle means nothing to deliver for `quietRounds` yields *and* `quietTime` of real time:
+        // handlers run as tasks (and may hop through other threads), so a reply can appear a
+        // while after the call was delivered, however few tasks are runnable.
+        let clock = ContinuousClock()
         var delivered = 0
         var quiet = 0
-        while quiet < quietRounds && delivered < maximumMessages {
+        var lastActivity = clock.now
+        while delivered < maximumMessages {
             if try deliverNext() {
                 delivered += 1
                 quiet = 0
+                lastActivity = clock.now
             } else {
                 quiet += 1
-                await Task.yield()
+                if quiet >= quietRounds && clock.now - lastActivity >= quietTime { break }
+                if quiet < quietRounds { await Task.yield() } else { try await Task.sleep(for: .milliseconds(1)) }
             }
         }
         return delivered
