@@ -1,3 +1,4 @@
+import DeepseekCore
 import DeepseekTensor
 
 /// The result of a profiled matrix product: the output plus device and wall-clock times.
@@ -37,7 +38,7 @@ extension OpenCLBackend {
         let (output, events) = try matmulKernels(a, b, p, profile: true)
         let wall = clock.now - start
         let kernel = try events.reduce(0.0) { total, e throws in total + (try e.seconds()) }
-        let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18
+        let seconds = wall.inSeconds
         return OpenCLMatmulTiming(output: output, kernelSeconds: kernel, wallSeconds: seconds)
     }
 

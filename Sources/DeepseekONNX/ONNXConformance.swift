@@ -1,3 +1,4 @@
+import DeepseekCore
 public import DeepseekTensor
 
 /// Runs ONNX's operator conformance tests (the "node" test vectors) against Deepseek's tensor
@@ -79,7 +80,7 @@ public struct ONNXConformance: Sendable {
             status = .failed("\(error)")
         }
         let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.inSeconds
         return ONNXCaseResult(name: name, op: op, status: status, seconds: seconds)
     }
 

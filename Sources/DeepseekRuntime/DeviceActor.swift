@@ -54,7 +54,7 @@ public distributed actor DeviceActor: WireCodable {
     public distributed func describe() -> DeviceDescriptor { descriptor }
 
     /// Seconds spent in kernels and nodes run since the last `resetUsage`.
-    public distributed func usage() -> DeviceUsage { DeviceUsage(device: descriptor, busySeconds: busy.seconds, nodes: nodesRun) }
+    public distributed func usage() -> DeviceUsage { DeviceUsage(device: descriptor, busySeconds: busy.inSeconds, nodes: nodesRun) }
 
     /// Clears the usage counters.
     public distributed func resetUsage() {
@@ -111,10 +111,6 @@ public struct DeviceUsage: Sendable, Hashable, WireCodable, CustomStringConverti
     public static func decode(from reader: inout WireReader) throws -> DeviceUsage {
         DeviceUsage(device: try reader.decode(DeviceDescriptor.self), busySeconds: try reader.decode(Double.self), nodes: try reader.decode(Int.self))
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
 
 extension String {

@@ -1,3 +1,4 @@
+import DeepseekCore
 public import DeepseekActors
 public import DeepseekGraph
 public import DeepseekTensor
@@ -90,7 +91,7 @@ public actor Engine {
         var usage: [DeviceUsage] = []
         for d in devices { usage.append(try await d.usage()) }
         let report = EngineReport(
-            wallSeconds: wall.seconds, planSeconds: (planned - wallStart).seconds, planCacheHit: hit, nodes: plan.nodeOf.count,
+            wallSeconds: wall.inSeconds, planSeconds: (planned - wallStart).inSeconds, planCacheHit: hit, nodes: plan.nodeOf.count,
             devices: usage, directives: execution.directiveCount)
         return EngineResult(outputs: execution.outputs, report: report)
     }

@@ -1,3 +1,4 @@
+import DeepseekCore
 import DeepseekActors
 import DeepseekGraph
 import DeepseekTensor
@@ -195,7 +196,7 @@ extension EnginePlan {
             let start = ContinuousClock.now
             do {
                 let r = try await op.fire(device: device)
-                return .ran(node: node, device: device, results: r, seconds: (ContinuousClock.now - start).seconds)
+                return .ran(node: node, device: device, results: r, seconds: (ContinuousClock.now - start).inSeconds)
             } catch let e as RuntimeError {
                 throw e
             } catch {

@@ -25,7 +25,3 @@ public struct EpochReport: Sendable, CustomStringConvertible {
         return text + ", plan cache hits \(planCacheHits)/\(steps)"
     }
 }
-
-extension Duration {
-    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

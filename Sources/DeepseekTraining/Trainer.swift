@@ -167,7 +167,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
                 lossSum += loss
                 steps += 1
                 if hit { hits += 1 }
-                let stepSeconds = (clock.now - stepStart).secondsValue
+                let stepSeconds = (clock.now - stepStart).inSeconds
                 let report = StepReport(
                     epoch: epoch, globalStep: globalStep, stepInEpoch: steps, stepsInEpoch: stepsInEpoch, loss: loss,
                     learningRate: optimizer.learningRate, gradientNorm: norm,
@@ -176,12 +176,12 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
                 for c in callbacks { c.trainerDidStep(report) }
             }
             await source.stop()
-            let trainSeconds = (clock.now - start).secondsValue
+            let trainSeconds = (clock.now - start).inSeconds
             var evaluation: Evaluation?
             if let validation { evaluation = try await evaluate(validation) }
             let report = EpochReport(
                 epoch: epoch, steps: steps, meanLoss: steps > 0 ? lossSum / Double(steps) : .nan,
-                testAccuracy: evaluation?.accuracy ?? .nan, seconds: (clock.now - start).secondsValue, planCacheHits: hits,
+                testAccuracy: evaluation?.accuracy ?? .nan, seconds: (clock.now - start).inSeconds, planCacheHits: hits,
                 testLoss: evaluation?.loss ?? .nan, samplesPerSecond: Double(steps * settings.batchSize) / trainSeconds)
             completedEpochs += 1
             history.append(report)
@@ -224,7 +224,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
         }
         var norm: Double?
         if let maxNorm = settings.gradientClipNorm {
-            (gradients, norm) = try Self.clip(gradients, maxNorm: maxNorm)
+            (gradients, norm) = try clipGradients(gradients, maxNorm: maxNorm)
         }
         try optimizer.step(model.parameters, gradients: gradients)
         globalStep += 1
@@ -313,15 +313,5 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
         }
         let count = data.images.shape[0]
         return Evaluation(loss: lossSum / Double(count), accuracy: correct / Double(count), examples: count)
-    }
-
-    /// Scales gradients so their global L2 norm is at most `maxNorm` (PyTorch's `clip_grad_norm_`).
-    static func clip(_ gradients: [String: Tensor], maxNorm: Double) throws -> ([String: Tensor], Double) {
-        var sumSquares = 0.0
-        for g in gradients.values { sumSquares += try g.cast(to: .float64).square().sum().item(as: Double.self) }
-        let norm = sumSquares.squareRoot()
-        guard norm.isFinite, norm > maxNorm else { return (gradients, norm) }
-        let scale = maxNorm / (norm + 1e-6)
-        return (try gradients.mapValues { try $0 * scale }, norm)
     }
 }

@@ -167,12 +167,8 @@ extension TrainCommand {
                 [
                     ("test_accuracy", last.testAccuracy), ("test_loss", last.testLoss), ("epochs", Double(trainer.completedEpochs)),
                     ("samples_per_second", trainSeconds > 0 ? Double(samples) / trainSeconds : .nan),
-                    ("wall_seconds", (ContinuousClock.now - wallStart).seconds),
+                    ("wall_seconds", (ContinuousClock.now - wallStart).inSeconds),
                 ], to: metricsJSON)
         }
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

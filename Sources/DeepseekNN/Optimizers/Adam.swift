@@ -63,15 +63,9 @@ public struct Adam: Optimizer {
         try checkLearningRate("Adam", learningRate)
         let pairs = try matchGradients(parameters, gradients)
         try moments.prepare(pairs, optimizer: "Adam")
-        for (p, gradient) in pairs {
-            let value = p.value
-            let g = weightDecay == 0 ? gradient : try gradient + value * weightDecay
-            let (m, v, t) = try moments.update(p.name, gradient: g, beta1: beta1, beta2: beta2)
-            let (direction, divisor) = try AdaptiveMoments.direction(
-                m: m, v: v, t: t, beta1: beta1, beta2: beta2, epsilon: epsilon, biasCorrection: biasCorrection)
-            p.value = try value - direction * (learningRate / divisor)
-        }
-        moments.steps += 1
+        try moments.adamStep(
+            pairs, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, biasCorrection: biasCorrection,
+            weightDecay: weightDecay, decoupled: false)
     }
 
     /// Kind `adam`: tensors `m.<name>`, `v.<name>`; scalars `learningRate`, `step.<name>`.
@@ -136,15 +130,9 @@ public struct AdamW: Optimizer {
         try checkLearningRate("AdamW", learningRate)
         let pairs = try matchGradients(parameters, gradients)
         try moments.prepare(pairs, optimizer: "AdamW")
-        for (p, g) in pairs {
-            var value = p.value
-            if weightDecay != 0 { value = try value * (1 - learningRate * weightDecay) }
-            let (m, v, t) = try moments.update(p.name, gradient: g, beta1: beta1, beta2: beta2)
-            let (direction, divisor) = try AdaptiveMoments.direction(
-                m: m, v: v, t: t, beta1: beta1, beta2: beta2, epsilon: epsilon, biasCorrection: biasCorrection)
-            p.value = try value - direction * (learningRate / divisor)
-        }
-        moments.steps += 1
+        try moments.adamStep(
+            pairs, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, biasCorrection: biasCorrection,
+            weightDecay: weightDecay, decoupled: true)
     }
 
     /// Kind `adamw`: tensors `m.<name>`, `v.<name>`; scalars `learningRate`, `step.<name>`.
@@ -154,5 +142,27 @@ public struct AdamW: Optimizer {
         let (restored, rate) = try AdaptiveMoments.restoring(state, kind: "adamw")
         moments = restored
         if let rate { learningRate = rate }
+    }
+}
+
+extension AdaptiveMoments {
+    /// One Adam or AdamW update of every pair. L2 decay (`decoupled: false`, Adam) adds
+    /// `weightDecay·w` to the gradient; decoupled decay (AdamW) shrinks the weight first.
+    mutating func adamStep(
+        _ pairs: [(parameter: Parameter, gradient: Tensor)], learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
+        biasCorrection: Bool, weightDecay: Double, decoupled: Bool
+    ) throws {
+        for (p, gradient) in pairs {
+            var value = p.value
+            var g = gradient
+            if weightDecay != 0 {
+                if decoupled { value = try value * (1 - learningRate * weightDecay) } else { g = try gradient + value * weightDecay }
+            }
+            let (m, v, t) = try update(p.name, gradient: g, beta1: beta1, beta2: beta2)
+            let (direction, divisor) = try AdaptiveMoments.direction(
+                m: m, v: v, t: t, beta1: beta1, beta2: beta2, epsilon: epsilon, biasCorrection: biasCorrection)
+            p.value = try value - direction * (learningRate / divisor)
+        }
+        steps += 1
     }
 }
