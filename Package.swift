@@ -24,6 +24,9 @@ let package = Package(
         .library(name: "DeepseekNN", targets: ["DeepseekNN"]),
         .library(name: "DeepseekRuntime", targets: ["DeepseekRuntime"]),
         .library(name: "DeepseekTraining", targets: ["DeepseekTraining"]),
+        .library(name: "DeepseekStorage", targets: ["DeepseekStorage"]),
+        .library(name: "DeepseekModels", targets: ["DeepseekModels"]),
+        .library(name: "DeepseekTraceExport", targets: ["DeepseekTraceExport"]),
         .executable(name: "deepseek", targets: ["deepseek"]),
     ],
     dependencies: [
@@ -108,12 +111,31 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "DeepseekStorage",
+            dependencies: ["DeepseekCore", "DeepseekTensor", "DeepseekTracing", "CDeepseekURing"],
+            swiftSettings: swiftSettings
+        ),
+
         // Layer 6.
         .target(
             name: "DeepseekTraining",
             dependencies: [
-                "DeepseekCore", "DeepseekTensor", "DeepseekGraph", "DeepseekNN", "DeepseekRuntime", "CDeepseekZlib",
+                "DeepseekCore", "DeepseekTensor", "DeepseekGraph", "DeepseekNN", "DeepseekRuntime", "DeepseekActors",
+                "DeepseekStorage", "DeepseekTracing", "CDeepseekZlib",
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Layer 7.
+        .target(
+            name: "DeepseekModels",
+            dependencies: ["DeepseekCore", "DeepseekTensor", "DeepseekGraph", "DeepseekNN"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DeepseekTraceExport",
+            dependencies: ["DeepseekCore", "DeepseekTracing"],
             swiftSettings: swiftSettings
         ),
 
@@ -123,7 +145,8 @@ let package = Package(
             dependencies: [
                 "DeepseekCore", "DeepseekTensor", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL",
                 "DeepseekONNX", "DeepseekActors", "DeepseekTransportURing", "CDeepseekLinux", "CDeepseekVerbs",
-                "DeepseekGraph", "DeepseekNN", "DeepseekRuntime", "DeepseekTraining",
+                "DeepseekGraph", "DeepseekNN", "DeepseekRuntime", "DeepseekTraining", "DeepseekStorage",
+                "DeepseekModels", "DeepseekTraceExport", "DeepseekTracing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/deepseek",
@@ -201,6 +224,24 @@ let package = Package(
                 "DeepseekTraining", "DeepseekNN", "DeepseekGraph", "DeepseekTensor", "DeepseekRuntime", "DeepseekActors",
                 "DeepseekKernelsBLAS", "DeepseekTestSupport",
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekStorageTests",
+            dependencies: ["DeepseekStorage", "DeepseekTensor", "DeepseekTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekModelsTests",
+            dependencies: [
+                "DeepseekModels", "DeepseekNN", "DeepseekGraph", "DeepseekTensor", "DeepseekKernelsBLAS",
+                "DeepseekTestSupport",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekTraceExportTests",
+            dependencies: ["DeepseekTraceExport", "DeepseekTracing", "DeepseekCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

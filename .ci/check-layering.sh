@@ -19,7 +19,10 @@ declare -A allowed=(
   [DeepseekTransportURing]="DeepseekCore DeepseekActors DeepseekTracing CDeepseekURing"
   [DeepseekTransportVerbs]="DeepseekCore DeepseekActors DeepseekTracing CDeepseekVerbs"
   [DeepseekRuntime]="DeepseekCore DeepseekTensor DeepseekTracing DeepseekGraph DeepseekActors"
-  [DeepseekTraining]="DeepseekCore DeepseekTensor DeepseekGraph DeepseekNN DeepseekRuntime DeepseekTracing CDeepseekZlib"
+  [DeepseekStorage]="DeepseekCore DeepseekTensor DeepseekTracing CDeepseekURing"
+  [DeepseekTraining]="DeepseekCore DeepseekTensor DeepseekGraph DeepseekNN DeepseekRuntime DeepseekActors DeepseekStorage DeepseekTracing CDeepseekZlib"
+  [DeepseekModels]="DeepseekCore DeepseekTensor DeepseekGraph DeepseekNN"
+  [DeepseekTraceExport]="DeepseekCore DeepseekTracing"
 )
 
 project_modules=$(ls Sources; echo deepseek)

@@ -1,0 +1,1 @@
+// DeepseekModels: see docs/architecture.md for this module's job.

@@ -1,0 +1,1 @@
+// DeepseekStorage: see docs/architecture.md for this module's job.

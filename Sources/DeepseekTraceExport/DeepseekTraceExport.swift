@@ -1,0 +1,1 @@
+// DeepseekTraceExport: see docs/architecture.md for this module's job.
