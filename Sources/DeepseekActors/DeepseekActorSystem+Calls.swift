@@ -35,6 +35,8 @@ extension DeepseekActorSystem {
     {
         let timeout = Self.callTimeout ?? settings.defaultCallTimeout
         let targetName = target.identifier
+        let caller = Self.currentActor
+        let sentAt = settings.clock.now()
         let callID: UInt64 = try state.withLock { s in
             guard !s.isShutDown else {
                 throw ActorSystemError(.shutDown, "\(node) is shut down; cannot call \(target.identifier) on \(recipient)")
@@ -42,6 +44,7 @@ extension DeepseekActorSystem {
             let id = s.nextCallID
             s.nextCallID += 1
             s.pending[id] = .sending(node: recipient.node, timer: nil)
+            s.waits[id] = PendingCallSnapshot(callID: id, caller: caller, callee: recipient, target: targetName, sentAt: sentAt)
             return id
         }
         let timer = settings.scheduler.schedule(after: timeout) { [weak self] in
@@ -58,7 +61,9 @@ extension DeepseekActorSystem {
             callID: callID, origin: node, recipient: recipient, target: target.identifier,
             genericSubstitutions: invocation.genericSubstitutions, arguments: invocation.arguments, flowID: flow.rawValue)
         if settings.tracer.isEnabled {
-            settings.tracer.on(systemTrack).flow(
+            // On the caller's own row when an actor's handler made the call, so a trace shows
+            // which actor waits on which.
+            settings.tracer.on(caller.map(Self.track(for:)) ?? systemTrack).flow(
                 .send, flow, name: Self.functionName(targetName), arguments: ["to": .string(recipient.description)])
         }
         do {
@@ -89,6 +94,7 @@ extension DeepseekActorSystem {
     /// Finishes a pending call exactly once, whichever of reply, timeout or failure comes first.
     func complete(_ callID: UInt64, _ result: Result<ReplyEnvelope.Outcome, any Error>) {
         let action: (CheckedContinuation<ReplyEnvelope.Outcome, any Error>?, ScheduledAction?) = state.withLock { s in
+            s.waits[callID] = nil
             switch s.pending[callID] {
             case .sending(_, let timer):
                 s.pending[callID] = .arrived(result)
@@ -174,8 +180,10 @@ extension DeepseekActorSystem {
         var decoder = DeepseekInvocationDecoder(envelope: envelope, registry: settings.registry, system: self)
         let handler = DeepseekResultHandler(envelope: envelope, system: self)
         do {
-            try await executeDistributedTarget(
-                on: actor, target: RemoteCallTarget(envelope.target), invocationDecoder: &decoder, handler: handler)
+            try await Self.$currentActor.withValue(envelope.recipient) {
+                try await executeDistributedTarget(
+                    on: actor, target: RemoteCallTarget(envelope.target), invocationDecoder: &decoder, handler: handler)
+            }
         } catch {
             // The target could not be invoked at all (unknown function, undecodable arguments).
             var outcome = Self.failureOutcome(for: error)

@@ -116,6 +116,8 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
         var nextPathNumber: UInt64 = 0
         var nextIncarnation: UInt64 = 0
         var pending: [UInt64: PendingCall] = [:]
+        /// Who waits on whom, for the calls in `pending` that have no outcome yet.
+        var waits: [UInt64: PendingCallSnapshot] = [:]
         var nextCallID: UInt64 = 1
         var peers: Set<NodeID> = []
         var watches = WatchTable()

@@ -39,6 +39,9 @@ distributed actor Account: WireCodable {
         try await Task.sleep(for: .seconds(60))
     }
 
+    /// Calls `other.stall()` from inside this actor's handler.
+    distributed func waitOn(_ other: Account) async throws { try await other.stall() }
+
     /// Takes an actor reference as an argument and calls it back.
     distributed func transfer(_ amount: Int64, to other: Account) async throws -> Int64 {
         _ = try withdraw(amount)
