@@ -2,6 +2,7 @@ public import DeepseekActors
 public import DeepseekCore
 public import DeepseekGraph
 public import DeepseekTensor
+import DeepseekTracing
 public import Distributed
 import Synchronization
 
@@ -65,9 +66,14 @@ public distributed actor DeviceActor: WireCodable {
     /// Runs `op` on `inputs` with this device's backend (local callers only: tensors stay in memory).
     public func execute(_ op: GraphOp, _ inputs: [Tensor], arena: ArenaSlot? = nil) throws -> [Tensor] {
         let start = ContinuousClock.now
+        let tracer = actorSystem.settings.tracer
+        let traceStart = tracer.isEnabled ? tracer.clock.now() : Instant(nanoseconds: 0)
         defer {
             busy += ContinuousClock.now - start
             nodesRun += 1
+            if tracer.isEnabled {
+                tracer.on(RuntimeTracing.track(id, name: "DeviceActor \(descriptor.name)")).kernel(op.label, startedAt: traceStart)
+            }
         }
         return try KernelBackends.using(backend) {
             if let arena { try arena.arena.withOutputSlot(offset: arena.offset, byteCount: arena.byteCount) { try op.evaluate(inputs) } }

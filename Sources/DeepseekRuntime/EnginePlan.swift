@@ -2,6 +2,7 @@ import DeepseekCore
 import DeepseekActors
 import DeepseekGraph
 import DeepseekTensor
+import DeepseekTracing
 import Distributed
 
 /// A graph made ready to run: validated placement, the prepared scheduling problem and the
@@ -192,10 +193,20 @@ extension EnginePlan {
             }
         }
 
+        let tracer = engine.tracer
+        let engineTrack = tracer.isEnabled ? tracer.on(TraceTrack(node: UInt32(local), thread: 1, name: "Engine")) : nil
+        let runStart = engineTrack?.clock.now()
+
         @Sendable func fire(_ op: OperatorActor, node: Int, device: Int) async throws -> Event {
             let start = ContinuousClock.now
+            var flow: UInt64 = 0
+            if let engineTrack {
+                let f = RuntimeTracing.nextFlow(rank: UInt32(local))
+                engineTrack.flow(.send, f, name: "fire \(graph[node: nodeOf[node]].op.label)", category: .scheduler, arguments: ["to": .string(op.id.description), "device": .int(Int64(device))])
+                flow = f.rawValue
+            }
             do {
-                let r = try await op.fire(device: device)
+                let r = try await op.fire(device: device, flow: flow)
                 return .ran(node: node, device: device, results: r, seconds: (ContinuousClock.now - start).inSeconds)
             } catch let e as RuntimeError {
                 throw e
@@ -265,6 +276,9 @@ extension EnginePlan {
                 }
                 completed(event)
             }
+        }
+        if let engineTrack, let runStart {
+            engineTrack.complete("run", category: .scheduler, startedAt: runStart, arguments: ["nodes": .int(Int64(nodeOf.count)), "directives": .int(Int64(count))])
         }
         if recordsTimes { await engine.recordTimes(samples, graph: graph) }
         let outputs = try graph.outputs.map { v -> Tensor in

@@ -2,6 +2,7 @@ public import DeepseekActors
 import DeepseekGraph
 public import DeepseekTensor
 import DeepseekCore
+import DeepseekTracing
 public import Distributed
 
 /// Where an operator's output goes: a consumer's input slot, and the process it lives in.
@@ -30,6 +31,9 @@ public distributed actor OperatorActor: WireCodable {
     /// The outputs that are graph results, returned to the engine when the node fires.
     let resultOutputs: Set<Int>
     private var inputs: [Tensor?]
+    /// The flow of the message that brought each input from an operator in this process (0: none
+    /// or not traced).
+    private var inputFlows: [UInt64]
     private var outputs: [Tensor?] = []
     private var edges: [OperatorEdge] = []
     /// Whether some consumer lives in another process, so outputs are kept until pushed.
@@ -42,6 +46,7 @@ public distributed actor OperatorActor: WireCodable {
         self.devices = devices
         self.resultOutputs = resultOutputs
         self.inputs = Array(repeating: nil, count: arity)
+        self.inputFlows = Array(repeating: 0, count: arity)
         self.actorSystem = actorSystem
     }
 
@@ -63,7 +68,9 @@ public distributed actor OperatorActor: WireCodable {
 
     /// Runs the node on the device with engine index `device` and sends the outputs to the
     /// consumers in this process. Returns the outputs that are graph results (others `nil`).
-    public distributed func fire(device: Int) async throws -> [Tensor?] {
+    ///
+    /// - Parameter flow: the trace flow of the dispatch message (0 when not traced).
+    public distributed func fire(device: Int, flow: UInt64 = 0) async throws -> [Tensor?] {
         guard let actor = devices[device] else {
             throw RuntimeError(.placement, "\(node) was sent to device \(device), which is not in process \(process); the plan and the device table disagree")
         }
@@ -75,12 +82,31 @@ public distributed actor OperatorActor: WireCodable {
         }
         let arguments = args
         let op = self.op
+        let tracer = actorSystem.settings.tracer
+        let traced = tracer.isEnabled ? tracer.on(RuntimeTracing.track(id, name: "OperatorActor \(op.label)#\(node.rawValue)")) : nil
+        if let traced {
+            // The dispatch and every input handed over in this process end here.
+            if flow != 0 { traced.flow(.handlerBegin, FlowID(rawValue: flow), name: "fire", category: .runtime) }
+            for (i, f) in inputFlows.enumerated() where f != 0 {
+                traced.flow(.handlerBegin, FlowID(rawValue: f), name: "input \(i)", category: .runtime)
+                inputFlows[i] = 0
+            }
+        }
+        defer { if let traced, flow != 0 { traced.flow(.handlerEnd, FlowID(rawValue: flow), name: "fire", category: .runtime) } }
         let results = try await actor.whenLocal { device in try device.execute(op, arguments) }
         guard let results else { throw RuntimeError(.placement, "device \(device) of \(node) is not local to process \(process)") }
         for i in inputs.indices { inputs[i] = nil }
         if keepsOutputs { outputs = results }
         for e in edges where e.process == process {
-            if let local = await e.consumer.whenLocal({ c in c.accept(e.slot, results[e.output]) }) { _ = local } else {
+            let handOver: UInt64
+            if let traced {
+                let f = RuntimeTracing.nextFlow(rank: actorSystem.node.rank)
+                traced.flow(.send, f, name: "output \(e.output)", category: .runtime, arguments: ["to": .string(e.consumer.id.description)])
+                handOver = f.rawValue
+            } else {
+                handOver = 0
+            }
+            if let local = await e.consumer.whenLocal({ c in c.accept(e.slot, results[e.output], flow: handOver) }) { _ = local } else {
                 try await e.consumer.deliver(slot: e.slot, tensor: results[e.output])
             }
         }
@@ -90,7 +116,10 @@ public distributed actor OperatorActor: WireCodable {
         return returned
     }
 
-    func accept(_ slot: Int, _ tensor: Tensor) { inputs[slot] = tensor }
+    func accept(_ slot: Int, _ tensor: Tensor, flow: UInt64 = 0) {
+        inputs[slot] = tensor
+        inputFlows[slot] = flow
+    }
 
     /// Sends output `output` to this node's consumers in process `process` and forgets it once
     /// no other process needs it.

@@ -109,6 +109,17 @@ public struct Tracer: Sendable {
         return try await body()
     }
 
+    /// Records a span that started at `start` and ends now (for spans whose start and end are
+    /// in different scopes).
+    @inlinable
+    public func complete(
+        _ name: @autoclosure () -> String, category: TraceCategory = .user, startedAt start: Instant,
+        arguments: @autoclosure () -> TraceArguments = TraceArguments()
+    ) {
+        guard recorder.isEnabled else { return }
+        recordComplete(name(), category: category, start: start, arguments: arguments())
+    }
+
     @usableFromInline
     func recordComplete(_ name: String, category: TraceCategory, start: Instant, arguments: TraceArguments) {
         let end = clock.now()
