@@ -1,6 +1,6 @@
-import DeepseekActors
+public import DeepseekActors
 import DeepseekCore
-import DeepseekTracing
+public import DeepseekTracing
 import Synchronization
 
 /// How the runtime's actors appear on a timeline: one row per operator, device and engine,
@@ -32,4 +32,7 @@ extension Engine {
     /// The tracer of the actor system the engine runs in (disabled unless the system was created
     /// with one): what the trainer and other callers record their own events with.
     public nonisolated var tracer: Tracer { system.settings.tracer }
+
+    /// The node (process) the engine runs in.
+    public nonisolated var node: NodeID { system.node }
 }

@@ -1,8 +1,10 @@
+import DeepseekActors
 import DeepseekCore
 import DeepseekGraph
 public import DeepseekNN
 public import DeepseekRuntime
 import DeepseekTensor
+import DeepseekTracing
 
 /// Settings of a `Trainer`.
 public struct TrainerSettings: Sendable {
@@ -161,9 +163,20 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
             var hits = 0
             let stepsInEpoch = min(settings.stepsPerEpoch ?? Int.max, batches.batchesPerEpoch)
             let source = try await BatchSource(batches, epoch: epoch, prefetch: settings.prefetch, augmentation: settings.augmentation)
-            while steps < stepsInEpoch, let batch = try await source.next() {
+            let tracer = engine.tracer.on(TraceTrack(node: engine.node.rank, thread: 2, name: "Trainer"))
+            while steps < stepsInEpoch {
+                let waitStart = tracer.isEnabled ? tracer.clock.now() : Instant(nanoseconds: 0)
+                guard let batch = try await source.next() else { break }
+                tracer.complete("next batch", category: .training, startedAt: waitStart)
                 let stepStart = clock.now
+                let traceStart = tracer.isEnabled ? tracer.clock.now() : Instant(nanoseconds: 0)
                 let (loss, norm, hit) = try await trainStep(batch)
+                if tracer.isEnabled {
+                    tracer.complete("step \(globalStep - 1)", category: .training, startedAt: traceStart, arguments: ["epoch": .int(Int64(epoch)), "loss": .double(loss)])
+                    tracer.counter("loss", value: loss, category: .training)
+                    tracer.counter("learning rate", value: optimizer.learningRate, category: .training)
+                    if let scaler = lossScaler { tracer.counter("loss scale", value: scaler.scale, category: .training) }
+                }
                 lossSum += loss
                 steps += 1
                 if hit { hits += 1 }
