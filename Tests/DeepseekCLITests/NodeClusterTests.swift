@@ -117,3 +117,22 @@ extension NodeClusterTests {
         }
     }
 }
+
+extension NodeClusterTests {
+    /// `kill -USR1` makes a running node print what it waits for, and it keeps running.
+    @Test(.timeLimit(.minutes(1)))
+    func sigusr1PrintsTheNodesPendingCallsAndTheNodeCarriesOn() async throws {
+        let port = Self.freePort()
+        let node = try Self.launch(
+            ["node", "--rank", "0", "--world-size", "1", "--coordinator", "127.0.0.1:\(port)", "--exchange-bytes", "4096", "--serve", "3"],
+            environment: ["DEEPSEEK_CLUSTER_SECRET": "usr1-\(port)"])
+        // Wait until the node serves (its handler is installed before the rendezvous).
+        try await Task.sleep(for: .seconds(1.5))
+        kill(node.process.processIdentifier, SIGUSR1)
+        node.process.waitUntilExit()
+        let out = String(decoding: node.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(node.process.terminationStatus == 0, "\(out)")
+        #expect(out.contains("SIGUSR1: node0: no pending calls"), "\(out)")
+        #expect(out.contains("done"), "\(out)")
+    }
+}

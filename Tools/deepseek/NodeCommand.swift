@@ -91,6 +91,8 @@ struct NodeCommand: AsyncParsableCommand {
                 defaultCallTimeout: .seconds(joinTimeout), registry: registry,
                 failureDetection: .init(interval: .milliseconds(250), suspicionTimeout: .seconds(1), deathTimeout: .seconds(3))))
         try await system.start()
+        let waitDump = WaitDump.install(system, say: say)
+        defer { waitDump.cancel() }
         let coordinatorActor =
             placement.rank == 0
             ? RendezvousCoordinator.make(worldSize: placement.worldSize, actorSystem: system) { joinedRank, address in
