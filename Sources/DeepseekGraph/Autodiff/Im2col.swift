@@ -48,27 +48,32 @@ public struct Im2col: CustomGraphOp, HostGradientKernel {
         let s = inputs[0].shape
         let (n, c, h, w) = (s[0], s[1], s[2], s[3])
         let win = try ConvolutionWindow(parameters, kernelHeight: kernelHeight, kernelWidth: kernelWidth, height: h, width: w, op: "im2col")
-        let groups = parameters.groups
-        let cg = c / groups
+        let cg = c / parameters.groups
         let columns = n * win.positions
-        for g in 0..<groups {
-            for ci in 0..<cg {
-                let plane = g * cg + ci
-                for ky in 0..<kernelHeight {
-                    for kx in 0..<kernelWidth {
-                        let row = (ci * kernelHeight + ky) * kernelWidth + kx
-                        let rowBase = out + (g * cg * kernelHeight * kernelWidth + row) * columns
-                        for ni in 0..<n {
-                            let src = x + (ni * c + plane) * h * w
-                            let dst = rowBase + ni * win.positions
-                            for oy in 0..<win.outputHeight {
-                                let iy = win.inputRow(oy, ky)
-                                guard iy >= 0 && iy < h else { continue }
-                                for ox in 0..<win.outputWidth {
-                                    let ix = win.inputColumn(ox, kx)
-                                    if ix >= 0 && ix < w { dst[oy * win.outputWidth + ox] = src[iy * w + ix] }
-                                }
-                            }
+        let rows = parameters.groups * cg * kernelHeight * kernelWidth
+        let (ow, kernelArea) = (win.outputWidth, kernelHeight * kernelWidth)
+        let (output, image) = (UncheckedSendable(out), UncheckedSendable(x))
+        // Rows are independent: each worker fills whole rows.
+        ParallelRanges.forEach(rows, grain: Swift.max(1, 16_384 / Swift.max(1, columns))) { range in
+            for r in range {
+                let plane = r / kernelArea  // g·Cg + ci
+                let ky = r % kernelArea / kernelWidth
+                let kx = r % kernelWidth
+                let (first, end) = win.validColumns(kx, width: w)
+                let rowBase = output.value + r * columns
+                for ni in 0..<n {
+                    let src = image.value + (ni * c + plane) * h * w
+                    let dst = rowBase + ni * win.positions
+                    for oy in 0..<win.outputHeight {
+                        let iy = win.inputRow(oy, ky)
+                        guard iy >= 0 && iy < h, first < end else { continue }
+                        let s = src + iy * w + win.inputColumn(first, kx)
+                        let d = dst + oy * ow
+                        let step = parameters.stride.w
+                        var k = 0
+                        for ox in first..<end {
+                            d[ox] = s[k]
+                            k &+= step
                         }
                     }
                 }
@@ -139,22 +144,33 @@ public struct Col2im: CustomGraphOp, HostGradientKernel {
         let n = s[2] / win.positions
         let c = groups * cg
         let (h, w) = (height, width)
-        for g in 0..<groups {
-            for ci in 0..<cg {
-                let plane = g * cg + ci
+        let (ow, columns) = (win.outputWidth, s[2])
+        let (output, columnData) = (UncheckedSendable(out), UncheckedSendable(cols))
+        // Each worker owns whole channel planes of the output (every image's), so the sums
+        // where windows overlap stay within one worker and in a fixed order.
+        ParallelRanges.forEach(c, grain: 1) { range in
+            for plane in range {
+                let g = plane / cg
+                let ci = plane % cg
                 for ky in 0..<kernelHeight {
                     for kx in 0..<kernelWidth {
                         let row = (ci * kernelHeight + ky) * kernelWidth + kx
-                        let rowBase = cols + (g * rows + row) * s[2]
+                        let rowBase = columnData.value + (g * rows + row) * columns
+                        let (first, end) = win.validColumns(kx, width: w)
+                        guard first < end else { continue }
                         for ni in 0..<n {
-                            let dst = out + (ni * c + plane) * h * w
+                            let dst = output.value + (ni * c + plane) * h * w
                             let src = rowBase + ni * win.positions
                             for oy in 0..<win.outputHeight {
                                 let iy = win.inputRow(oy, ky)
                                 guard iy >= 0 && iy < h else { continue }
-                                for ox in 0..<win.outputWidth {
-                                    let ix = win.inputColumn(ox, kx)
-                                    if ix >= 0 && ix < w { dst[iy * w + ix] += src[oy * win.outputWidth + ox] }
+                                let d = dst + iy * w + win.inputColumn(first, kx)
+                                let srow = src + oy * ow
+                                let step = parameters.stride.w
+                                var k = 0
+                                for ox in first..<end {
+                                    d[k] += srow[ox]
+                                    k &+= step
                                 }
                             }
                         }
@@ -193,6 +209,16 @@ struct ConvolutionWindow {
 
     @inline(__always) func inputRow(_ oy: Int, _ ky: Int) -> Int {
         oy * parameters.stride.h - parameters.padding.top + ky * parameters.dilation.h
+    }
+
+    /// The output columns `first..<end` whose input column for kernel column `kx` lies inside
+    /// an image of `width` (the others read padding).
+    func validColumns(_ kx: Int, width: Int) -> (first: Int, end: Int) {
+        let (sw, offset) = (parameters.stride.w, kx * parameters.dilation.w - parameters.padding.left)
+        // ix = ox·sw + offset must satisfy 0 ≤ ix < width.
+        let first = offset >= 0 ? 0 : (-offset + sw - 1) / sw
+        let last = width - 1 - offset < 0 ? -1 : (width - 1 - offset) / sw
+        return (Swift.min(first, outputWidth), Swift.max(Swift.min(first, outputWidth), Swift.min(last + 1, outputWidth)))
     }
 
     @inline(__always) func inputColumn(_ ox: Int, _ kx: Int) -> Int {

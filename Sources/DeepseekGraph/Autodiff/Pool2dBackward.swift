@@ -70,47 +70,51 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
         let g = inputs[0].shape
         let (oh, ow) = (g[2], g[3])
         let (h, w) = (height, width)
-        let x = kind == .max ? data[1] : nil
-        for plane in 0..<(g[0] * g[1]) {
-            let dst = out + plane * h * w
-            let src = x.map { $0 + plane * h * w }
-            let upstream = grad + plane * oh * ow
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    let gv = upstream[oy * ow + ox]
-                    var best = -T.infinity
-                    var bestIndex = -1
-                    var count = 0
-                    var padded = 0
-                    for ky in 0..<p.kernel.h {
-                        let iy = oy * p.stride.h - p.padding.top + ky * p.dilation.h
-                        for kx in 0..<p.kernel.w {
-                            let ix = ox * p.stride.w - p.padding.left + kx * p.dilation.w
-                            if iy < h + p.padding.bottom && ix < w + p.padding.right { padded += 1 }
-                            guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
-                            count += 1
-                            if let src {
-                                let e = src[iy * w + ix]
-                                if e > best || e.isNaN {
-                                    best = e
-                                    bestIndex = iy * w + ix
+        let x = UncheckedSendable(kind == .max ? data[1] : nil)
+        let (output, upstreamData) = (UncheckedSendable(out), UncheckedSendable(grad))
+        // Planes are independent: each worker owns whole planes of the output.
+        ParallelRanges.forEach(g[0] * g[1], grain: Swift.max(1, 4096 / Swift.max(1, h * w))) { planes in
+            for plane in planes {
+                let dst = output.value + plane * h * w
+                let src = x.value.map { $0 + plane * h * w }
+                let upstream = upstreamData.value + plane * oh * ow
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let gv = upstream[oy * ow + ox]
+                        var best = -T.infinity
+                        var bestIndex = -1
+                        var count = 0
+                        var padded = 0
+                        for ky in 0..<p.kernel.h {
+                            let iy = oy * p.stride.h - p.padding.top + ky * p.dilation.h
+                            for kx in 0..<p.kernel.w {
+                                let ix = ox * p.stride.w - p.padding.left + kx * p.dilation.w
+                                if iy < h + p.padding.bottom && ix < w + p.padding.right { padded += 1 }
+                                guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                                count += 1
+                                if let src {
+                                    let e = src[iy * w + ix]
+                                    if e > best || e.isNaN {
+                                        best = e
+                                        bestIndex = iy * w + ix
+                                    }
                                 }
                             }
                         }
-                    }
-                    if kind == .max {
-                        if bestIndex >= 0 { dst[bestIndex] += gv }
-                        continue
-                    }
-                    let divisor = p.countIncludePad ? padded : count
-                    guard divisor > 0 else { continue }
-                    let share = gv / T(divisor)
-                    for ky in 0..<p.kernel.h {
-                        let iy = oy * p.stride.h - p.padding.top + ky * p.dilation.h
-                        guard iy >= 0 && iy < h else { continue }
-                        for kx in 0..<p.kernel.w {
-                            let ix = ox * p.stride.w - p.padding.left + kx * p.dilation.w
-                            if ix >= 0 && ix < w { dst[iy * w + ix] += share }
+                        if kind == .max {
+                            if bestIndex >= 0 { dst[bestIndex] += gv }
+                            continue
+                        }
+                        let divisor = p.countIncludePad ? padded : count
+                        guard divisor > 0 else { continue }
+                        let share = gv / T(divisor)
+                        for ky in 0..<p.kernel.h {
+                            let iy = oy * p.stride.h - p.padding.top + ky * p.dilation.h
+                            guard iy >= 0 && iy < h else { continue }
+                            for kx in 0..<p.kernel.w {
+                                let ix = ox * p.stride.w - p.padding.left + kx * p.dilation.w
+                                if ix >= 0 && ix < w { dst[iy * w + ix] += share }
+                            }
                         }
                     }
                 }

@@ -51,14 +51,16 @@ import Testing
         #expect(types == [TensorType(k.output)])
     }
 
-    /// ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩: col2im is the adjoint the input gradient needs.
-    @Test func col2imIsTheAdjointOfIm2col() throws {
+    /// ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩: col2im is the adjoint the input gradient needs. The
+    /// larger image is split over several workers.
+    @Test(arguments: [[2, 6, 7, 6], [4, 6, 40, 37]])
+    func col2imIsTheAdjointOfIm2col(_ shape: [Int]) throws {
         let p = Conv2dParameters(stride: (2, 1), padding: (1, 0, 2, 1), dilation: (1, 2), groups: 3)
         try KernelBackends.using(ReferenceBackend()) {
-            let x = try Tensor.testValues([2, 6, 7, 6], dtype: .float64, seed: 1)
+            let x = try Tensor.testValues(Shape(shape), dtype: .float64, seed: 1)
             let columns = try Im2col(p, kernel: (3, 2)).evaluate([x])[0]
             let c = try Tensor.testValues(columns.shape, dtype: .float64, seed: 2)
-            let folded = try Col2im(p, kernel: (3, 2), height: 7, width: 6).evaluate([c])[0]
+            let folded = try Col2im(p, kernel: (3, 2), height: shape[2], width: shape[3]).evaluate([c])[0]
             let left = try (columns * c).sum().item(as: Double.self)
             let right = try (x * folded).sum().item(as: Double.self)
             #expect(Swift.abs(left - right) <= 1e-10 * Swift.max(1, Swift.abs(left)))
@@ -66,15 +68,33 @@ import Testing
     }
 
     /// A convolution computed as W · im2col(x) equals the conv2d kernel.
-    @Test func im2colTimesWeightsIsTheConvolution() throws {
+    @Test(arguments: [5, 41])
+    func im2colTimesWeightsIsTheConvolution(_ size: Int) throws {
         let p = Conv2dParameters(stride: 2, padding: 1, dilation: 1, groups: 2)
+        let out = (size + 2 - 3) / 2 + 1
         try KernelBackends.using(ReferenceBackend()) {
-            let x = try Tensor.testValues([2, 4, 5, 5], dtype: .float64, seed: 3)
+            let x = try Tensor.testValues([2, 4, size, size], dtype: .float64, seed: 3)
             let w = try Tensor.testValues([6, 2, 3, 3], dtype: .float64, seed: 4)
-            let columns = try Im2col(p, kernel: (3, 3)).evaluate([x])[0]  // [2, 18, 2·9]
-            let product = try w.reshaped([2, 3, 18]).matmul(columns)  // [2, 3, 18]
-            let y = try product.reshaped([2, 3, 2, 9]).permuted([2, 0, 1, 3]).reshaped([2, 6, 3, 3])
+            let columns = try Im2col(p, kernel: (3, 3)).evaluate([x])[0]  // [2, 18, 2·out²]
+            let product = try w.reshaped([2, 3, 18]).matmul(columns)  // [2, 3, 2·out²]
+            let y = try product.reshaped([2, 3, 2, out * out]).permuted([2, 0, 1, 3]).reshaped([2, 6, out, out])
             expectClose(y, try x.conv2d(w, parameters: p), tolerance: Tolerance(absolute: 1e-12, relative: 1e-12))
+        }
+    }
+
+    /// Split over workers by plane, a batch gives exactly what each image gives alone.
+    @Test(arguments: [PoolKind.max, .average])
+    func poolBackwardOfABatchEqualsEachImageAlone(_ kind: PoolKind) throws {
+        let p = Pool2dParameters(kernel: (3, 3), stride: (2, 2), padding: (1, 1, 1, 1))
+        let op = Pool2dBackward(kind, p, height: 12, width: 12)
+        let g = try Tensor.testValues([16, 8, 6, 6], dtype: .float32, seed: 5)
+        let x = try Tensor.testValues([16, 8, 12, 12], dtype: .float32, seed: 6)
+        let batch = try op.evaluate(kind == .max ? [g, x] : [g])[0]
+        for i in 0..<16 {
+            let gi = try g.sliced(axis: 0, start: i, end: i + 1).contiguous()
+            let xi = try x.sliced(axis: 0, start: i, end: i + 1).contiguous()
+            let alone = try op.evaluate(kind == .max ? [gi, xi] : [gi])[0]
+            #expect(try batch.sliced(axis: 0, start: i, end: i + 1).contiguous().scalars(as: Float.self) == alone.scalars(as: Float.self))
         }
     }
 
