@@ -25,10 +25,19 @@ public struct BLASSettings: Sendable, Hashable {
     public var threads: Int?
     /// The kernel to load. A value of `OPENBLAS_CORETYPE` set by the user always wins over it.
     public var coreType: CoreType
+    /// How long OpenBLAS's idle worker threads spin before they sleep, as a power of two of CPU
+    /// cycles (OpenBLAS's `OPENBLAS_THREAD_TIMEOUT`, 4…30; its own default is 28, about 0.1 s).
+    ///
+    /// Deepseek defaults to 4 — sleep almost at once — because between two GEMMs the runtime
+    /// runs its own kernels on the same cores, and spinning workers take a core from them
+    /// (20 % of a training step's samples were `sched_yield`). A GEMM then pays one wake-up.
+    /// `nil` keeps OpenBLAS's default; a value the user exported always wins.
+    public var idleSpinExponent: Int?
 
-    public init(threads: Int? = nil, coreType: CoreType = .automatic) {
+    public init(threads: Int? = nil, coreType: CoreType = .automatic, idleSpinExponent: Int? = 4) {
         self.threads = threads
         self.coreType = coreType
+        self.idleSpinExponent = idleSpinExponent
     }
 }
 

@@ -118,12 +118,20 @@ public enum OpenBLAS {
         state.withLock { _ in performLoad(settings, names: names) }
     }
 
+    static let threadTimeoutVariable = "OPENBLAS_THREAD_TIMEOUT"
+
     /// Opens the first of `names` with `settings` and verifies it; called with the lock held.
     private static func performLoad(_ settings: BLASSettings, names: [String] = libraryNames) -> Loaded {
         let cpu = self.cpu
         let userValue = cdsk_blas_user_coretype().map { String(cString: $0) }
         let choice = chooseCoreType(cpu: cpu, requested: settings.coreType, userValue: userValue)
 
+        // OpenBLAS reads its thread timeout in the same load-time constructor as the core type.
+        var exportedTimeout = false
+        if let spin = settings.idleSpinExponent, getenv(Self.threadTimeoutVariable) == nil {
+            exportedTimeout = setenv(Self.threadTimeoutVariable, String(Swift.min(30, Swift.max(4, spin))), 0) == 0
+        }
+        defer { if exportedTimeout { unsetenv(Self.threadTimeoutVariable) } }
         var table = cdsk_blas_table()
         var flags: Int32 = 0
         var path = [CChar](repeating: 0, count: 1024)
@@ -157,6 +165,11 @@ public enum OpenBLAS {
             notes.append("OpenBLAS was mapped before Deepseek loaded it, so its core type was fixed earlier")
         } else if let wanted = choice.coreType ?? userValue, wanted.lowercased() != coreName.lowercased() {
             notes.append("asked for \(wanted) but OpenBLAS runs \(coreName) (unknown name or unsupported by this build)")
+        }
+        if let user = getenv(Self.threadTimeoutVariable).map({ String(cString: $0) }), !exportedTimeout {
+            notes.append("idle threads spin 2^\(user) cycles (\(Self.threadTimeoutVariable) from the environment)")
+        } else if exportedTimeout, let spin = settings.idleSpinExponent {
+            notes.append("idle threads spin 2^\(Swift.min(30, Swift.max(4, spin))) cycles before sleeping")
         }
         let check = BLASVerification.run(functions)
         notes.append(check.summary)

@@ -67,6 +67,8 @@ import Glibc
         #expect(report.threads >= 1)
         #expect(report.coreType != "none")
         #expect(report.detail.contains("verified"))
+        // How long idle workers spin is chosen at load and reported.
+        #expect(report.detail.contains("idle threads spin 2^"), "\(report)")
         #expect(Backends.cpu.usesOpenBLAS)
         #expect(!Backends.portable.usesOpenBLAS)
     }
