@@ -87,8 +87,11 @@ public distributed actor OperatorActor: WireCodable {
         if let traced {
             // The dispatch and every input handed over in this process end here.
             if flow != 0 { traced.flow(.handlerBegin, FlowID(rawValue: flow), name: "fire", category: .runtime) }
+            // An input's hand-over ends in an instant-like handler inside the firing, so every
+            // handler span closes and the arrow lands where the input was used.
             for (i, f) in inputFlows.enumerated() where f != 0 {
                 traced.flow(.handlerBegin, FlowID(rawValue: f), name: "input \(i)", category: .runtime)
+                traced.flow(.handlerEnd, FlowID(rawValue: f), name: "input \(i)", category: .runtime)
                 inputFlows[i] = 0
             }
         }

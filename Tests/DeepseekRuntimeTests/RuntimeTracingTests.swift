@@ -42,7 +42,7 @@ import Testing
             n + node.inputs.filter { !graph[node: graph[value: $0].producer].op.isSource }.count
         }
         #expect(handOvers.count == edges)
-        #expect(handOvers.allSatisfy { $0.map(\.0) == [.send, .handlerBegin] && $0[0].1 != $0[1].1 })
+        #expect(handOvers.allSatisfy { $0.map(\.0) == [.send, .handlerBegin, .handlerEnd] && $0[0].1 != $0[1].1 })
         let runs = events.filter { $0.name == "run" && $0.track.name == "Engine" }
         #expect(runs.count == 1)
     }
