@@ -355,3 +355,120 @@ int cdskur_random_bytes(void *buffer, size_t length) {
 const char *cdskur_strerror(int error) { return strerror(error < 0 ? -error : error); }
 
 void cdskur_name_thread(const char *name) { (void)pthread_setname_np(pthread_self(), name); }
+
+// ---------------------------------------------------------------------------------------------
+// File I/O (the storage tiers).
+// ---------------------------------------------------------------------------------------------
+
+#include <linux/magic.h>
+#include <stdio.h>
+#include <sys/statfs.h>
+
+int cdskur_file_open(const char *path, int flags, int *direct) {
+    int oflags = O_CLOEXEC;
+    if ((flags & CDSKUR_FILE_READ) && (flags & CDSKUR_FILE_WRITE)) oflags |= O_RDWR;
+    else if (flags & CDSKUR_FILE_WRITE) oflags |= O_WRONLY;
+    else oflags |= O_RDONLY;
+    if (flags & CDSKUR_FILE_CREATE) oflags |= O_CREAT;
+    if (flags & CDSKUR_FILE_TRUNCATE) oflags |= O_TRUNC;
+    if (flags & CDSKUR_FILE_EXCLUSIVE) oflags |= O_EXCL;
+    *direct = 0;
+    if (flags & CDSKUR_FILE_DIRECT) {
+        int fd = open(path, oflags | O_DIRECT, 0644);
+        if (fd >= 0) {
+            *direct = 1;
+            return fd;
+        }
+        // tmpfs and some FUSE or network file systems refuse O_DIRECT: fall back to buffered I/O.
+        if (errno != EINVAL) return -errno;
+    }
+    int fd = open(path, oflags, 0644);
+    return fd < 0 ? -errno : fd;
+}
+
+int cdskur_file_reserve(int fd, uint64_t length) {
+    if (length == 0) return 0;
+    if (fallocate(fd, 0, 0, (off_t)length) == 0) return 0;
+    if (errno != EOPNOTSUPP && errno != ENOSYS) return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -errno;
+    if ((uint64_t)st.st_size >= length) return 0;
+    return ftruncate(fd, (off_t)length) < 0 ? -errno : 0;
+}
+
+int cdskur_file_truncate(int fd, uint64_t length) { return ftruncate(fd, (off_t)length) < 0 ? -errno : 0; }
+
+int64_t cdskur_file_size(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -errno;
+    return (int64_t)st.st_size;
+}
+
+int cdskur_file_sync(int fd, int datasync) {
+    int rc = datasync ? fdatasync(fd) : fsync(fd);
+    return rc < 0 ? -errno : 0;
+}
+
+int cdskur_directory_sync(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int cdskur_file_rename(const char *from, const char *to) { return rename(from, to) < 0 ? -errno : 0; }
+
+int cdskur_file_unlink(const char *path) { return unlink(path) < 0 ? -errno : 0; }
+
+int cdskur_file_system(const char *path, uint64_t *magic, const char **name) {
+    struct statfs fs;
+    if (statfs(path, &fs) < 0) return -errno;
+    *magic = (uint64_t)fs.f_type;
+    switch ((unsigned long)fs.f_type) {
+    case EXT4_SUPER_MAGIC: *name = "ext4"; break;  // ext2/3/4 share the magic
+    case XFS_SUPER_MAGIC: *name = "xfs"; break;
+    case BTRFS_SUPER_MAGIC: *name = "btrfs"; break;
+    case TMPFS_MAGIC: *name = "tmpfs"; break;
+    case OVERLAYFS_SUPER_MAGIC: *name = "overlay"; break;
+    case NFS_SUPER_MAGIC: *name = "nfs"; break;
+    case 0x65735546: *name = "fuse"; break;
+    default: *name = "unknown"; break;
+    }
+    return 0;
+}
+
+uint32_t cdskur_direct_alignment(int fd) {
+#ifdef STATX_DIOALIGN
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
+        uint32_t a = sx.stx_dio_mem_align > sx.stx_dio_offset_align ? sx.stx_dio_mem_align : sx.stx_dio_offset_align;
+        if (a >= 512) return a;
+    }
+#else
+    (void)fd;
+#endif
+    return 4096;
+}
+
+int cdskur_prep_read_at(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t offset, uint64_t user_data) {
+    CDSKUR_PREP(io_uring_prep_read(sqe, fd, buffer, length, offset));
+}
+
+int cdskur_prep_write_at(cdskur_ring *ring, int fd, const void *buffer, uint32_t length, uint64_t offset, uint64_t user_data) {
+    CDSKUR_PREP(io_uring_prep_write(sqe, fd, buffer, length, offset));
+}
+
+int cdskur_prep_read_fixed_at(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t offset, int index, uint64_t user_data) {
+    CDSKUR_PREP(io_uring_prep_read_fixed(sqe, fd, buffer, length, offset, index));
+}
+
+int cdskur_prep_write_fixed_at(cdskur_ring *ring, int fd, const void *buffer, uint32_t length, uint64_t offset, int index, uint64_t user_data) {
+    CDSKUR_PREP(io_uring_prep_write_fixed(sqe, fd, buffer, length, offset, index));
+}
+
+int cdskur_prep_fsync(cdskur_ring *ring, int fd, int datasync, int drain, uint64_t user_data) {
+    CDSKUR_PREP(io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0); if (drain) sqe->flags |= IOSQE_IO_DRAIN);
+}
+
+int cdskur_unregister_buffers(cdskur_ring *ring) { return io_uring_unregister_buffers(&ring->ring); }

@@ -129,6 +129,9 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     public var precisionSwitch: AdaptivePrecisionSwitch?
     /// Steps skipped because a scaled gradient overflowed.
     public private(set) var skippedSteps = 0
+    /// Keeps parameters and optimizer state in a tiered store within a memory budget between
+    /// steps (`nil`: in memory). Call `offload.detach(from:)` to bring them back.
+    public var offload: TrainingOffload?
 
     public init(model: any Module, optimizer: Opt, engine: Engine, settings: TrainerSettings = TrainerSettings()) {
         self.model = model
@@ -208,6 +211,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     /// One optimizer step on `batch`: returns the loss, the gradient norm when clipping, and
     /// whether the engine served the graph from its plan cache.
     public func trainStep(_ batch: MiniBatch) async throws -> (loss: Double, gradientNorm: Double?, planCacheHit: Bool) {
+        if let offload { return try await trainStep(batch, offload: offload) }
         if let schedule = settings.learningRate { optimizer.learningRate = schedule(globalStep) }
         let n = batch.images.shape[0]
         let scale = lossScaler?.scale ?? 1
@@ -310,6 +314,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
 
     /// Loss and accuracy on `data`, through the engine.
     public func evaluate(_ data: LabeledImages) async throws -> Evaluation {
+        try await offload?.materialize(into: model)
         let batches = try Batches(data, batchSize: settings.evaluationBatchSize, shuffle: false)
         var correct = 0.0
         var lossSum = 0.0

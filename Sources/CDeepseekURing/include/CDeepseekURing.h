@@ -121,6 +121,66 @@ void cdskur_name_thread(const char *name);
 /// strerror for logs.
 const char *cdskur_strerror(int error);
 
+
+// ---------------------------------------------------------------------------------------------
+// File I/O (the storage tiers). Positioned reads and writes, optionally from registered buffers,
+// and fsync through the same ring; O_DIRECT where the file system allows it. Everything else in
+// this header is about sockets and stays as it was.
+// ---------------------------------------------------------------------------------------------
+
+/// Open flags for `cdskur_file_open`.
+enum {
+    CDSKUR_FILE_READ = 1,
+    CDSKUR_FILE_WRITE = 2,
+    CDSKUR_FILE_CREATE = 4,
+    CDSKUR_FILE_TRUNCATE = 8,
+    /// Fail when the file exists (O_EXCL), for temporary files.
+    CDSKUR_FILE_EXCLUSIVE = 16,
+    /// Ask for O_DIRECT (no page cache); when the file system refuses it (EINVAL, e.g. tmpfs) the
+    /// file is opened buffered and `*direct` says 0.
+    CDSKUR_FILE_DIRECT = 32,
+};
+
+/// Opens `path` close-on-exec with `flags` (CDSKUR_FILE_*) and mode 0644 when creating.
+/// Returns the fd or -errno; `*direct` receives 1 when O_DIRECT is in effect.
+int cdskur_file_open(const char *path, int flags, int *direct);
+/// Reserves `length` bytes from offset 0 (fallocate, falling back to ftruncate where the file
+/// system has no fallocate). Returns 0 or -errno (-ENOSPC when the disk is full).
+int cdskur_file_reserve(int fd, uint64_t length);
+/// ftruncate(2). Returns 0 or -errno.
+int cdskur_file_truncate(int fd, uint64_t length);
+/// The file's size in bytes, or -errno.
+int64_t cdskur_file_size(int fd);
+/// fsync(2) (`datasync`: fdatasync) outside the ring. Returns 0 or -errno.
+int cdskur_file_sync(int fd, int datasync);
+/// Syncs a directory so a rename inside it is durable. EINVAL (file systems that cannot sync a
+/// directory) counts as success. Returns 0 or -errno.
+int cdskur_directory_sync(const char *path);
+/// rename(2). Returns 0 or -errno.
+int cdskur_file_rename(const char *from, const char *to);
+/// unlink(2). Returns 0 or -errno (-ENOENT when there was nothing to remove).
+int cdskur_file_unlink(const char *path);
+/// The file system's magic number (statfs f_type) of `path` and its name when known
+/// ("ext4", "xfs", "btrfs", "tmpfs", "overlay", …; "unknown" otherwise). Returns 0 or -errno.
+int cdskur_file_system(const char *path, uint64_t *magic, const char **name);
+/// The alignment O_DIRECT needs for buffers, offsets and lengths on the file's device (the
+/// logical block size from statx where the kernel reports it, 4096 otherwise). Never below 512.
+uint32_t cdskur_direct_alignment(int fd);
+
+/// A positioned read of `length` bytes at `offset` into `buffer`.
+int cdskur_prep_read_at(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t offset, uint64_t user_data);
+/// A positioned write of `length` bytes at `offset` from `buffer`.
+int cdskur_prep_write_at(cdskur_ring *ring, int fd, const void *buffer, uint32_t length, uint64_t offset, uint64_t user_data);
+/// READ_FIXED at `offset` into registered buffer `index` (`buffer` lies inside it).
+int cdskur_prep_read_fixed_at(cdskur_ring *ring, int fd, void *buffer, uint32_t length, uint64_t offset, int index, uint64_t user_data);
+/// WRITE_FIXED at `offset` from registered buffer `index` (`buffer` lies inside it).
+int cdskur_prep_write_fixed_at(cdskur_ring *ring, int fd, const void *buffer, uint32_t length, uint64_t offset, int index, uint64_t user_data);
+/// fsync (or fdatasync with `datasync`) through the ring. With `drain`, the kernel starts it only
+/// after everything submitted before it has completed (IOSQE_IO_DRAIN).
+int cdskur_prep_fsync(cdskur_ring *ring, int fd, int datasync, int drain, uint64_t user_data);
+/// Unregisters the ring's fixed buffers. Returns 0 or -errno.
+int cdskur_unregister_buffers(cdskur_ring *ring);
+
 #ifdef __cplusplus
 }
 #endif

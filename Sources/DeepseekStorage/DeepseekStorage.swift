@@ -1,1 +1,0 @@
-// DeepseekStorage: see docs/architecture.md for this module's job.
