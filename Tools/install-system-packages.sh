@@ -12,6 +12,7 @@ packages=(
   pocl-opencl-icd                      # a real OpenCL CPU device
   libonnx-testdata                     # ONNX operator conformance tests
   dataset-fashion-mnist                # training data
+  chromium                             # headless render test of the trace viewer (deepseek trace view)
 )
 
 missing=()

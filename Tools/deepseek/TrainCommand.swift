@@ -7,6 +7,7 @@ import DeepseekNN
 import DeepseekRuntime
 import DeepseekTensor
 import DeepseekTraining
+import DeepseekTracing
 
 /// `deepseek train`: trains a classifier on Fashion-MNIST through the graph engine.
 struct TrainCommand: AsyncParsableCommand {
@@ -70,6 +71,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Standardize pixels with the training split's mean and standard deviation.") var normalize = true
     @Option(name: .customLong("metrics-csv"), help: "Write one CSV row per epoch to this file.") var metricsCSV: String?
     @Option(name: .customLong("metrics-json"), help: "Write the final metrics as JSON to this file.") var metricsJSON: String?
+    @Option(help: "Record a timeline of the run (Chrome trace JSON: open in ui.perfetto.dev or chrome://tracing).") var trace: String?
 
     func run() async throws {
         guard FashionMNIST.isAvailable(directory: data) else {
@@ -93,7 +95,9 @@ struct TrainCommand: AsyncParsableCommand {
         // process default, which must be the fast backend too.
         let cpu = CPUBackend()
         KernelBackends.default = cpu
-        let system = DeepseekActorSystem(transport: InProcessNetwork().transport(for: NodeID(0)))
+        let recording = try trace.map { try TraceRecording(path: $0, processName: "deepseek train (node 0)") }
+        let system = DeepseekActorSystem(
+            transport: InProcessNetwork().transport(for: NodeID(0)), settings: ActorSystemSettings(tracer: recording?.tracer ?? .disabled))
         try await system.start()
         let device = DeviceActor(backend: cpu, kind: .cpu, name: "cpu0", actorSystem: system)
         let engine = try await Engine(actorSystem: system, devices: [device])
@@ -110,6 +114,22 @@ struct TrainCommand: AsyncParsableCommand {
             epochs: epochs, batchSize: batchSize, seed: seed, inputShape: inputShape, stepsPerEpoch: stepsPerEpoch,
             gradientClipNorm: clipNorm, learningRate: { rate.learningRate(atStep: $0) }, precision: precision.precision, progress: .automatic)
         let description = "\(name) on Fashion-MNIST (\(train.count) train, \(test.count) test), \(optimizer) lr \(learningRate) (\(schedule)\(warmupSteps > 0 ? " after \(warmupSteps) warm-up steps" : "")), batch \(batchSize), \(epochs) epochs, \(precision)"
+        do {
+            try await fit(network, engine, settings, train, test, description, wallStart, learningRate: learningRate)
+        } catch {
+            _ = try? recording?.finish(metadata: ["outcome": "failed: \(error)"])
+            throw error
+        }
+        if let recording { print(try recording.finish(metadata: ["command": CommandLine.arguments.joined(separator: " ")])) }
+        withExtendedLifetime(device) {}
+        await system.shutdown()
+    }
+
+    /// Trains with the optimizer named on the command line.
+    func fit(
+        _ network: any Module, _ engine: Engine, _ settings: TrainerSettings, _ train: LabeledImages, _ test: LabeledImages,
+        _ description: String, _ wallStart: ContinuousClock.Instant, learningRate: Double
+    ) async throws {
         switch optimizer {
         case .sgd:
             try await fit(network, try SGD(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay), engine, settings, train, test, description, wallStart)
@@ -120,8 +140,6 @@ struct TrainCommand: AsyncParsableCommand {
         case .lamb:
             try await fit(network, try LAMB(learningRate: learningRate, weightDecay: weightDecay), engine, settings, train, test, description, wallStart)
         }
-        withExtendedLifetime(device) {}
-        await system.shutdown()
     }
 }
 

@@ -1,1 +1,0 @@
-// DeepseekTraceExport: see docs/architecture.md for this module's job.
