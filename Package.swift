@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "DeepseekStorage", targets: ["DeepseekStorage"]),
         .library(name: "DeepseekModels", targets: ["DeepseekModels"]),
         .library(name: "DeepseekTraceExport", targets: ["DeepseekTraceExport"]),
+        .library(name: "DeepseekSimulation", targets: ["DeepseekSimulation"]),
         .executable(name: "deepseek", targets: ["deepseek"]),
     ],
     dependencies: [
@@ -139,6 +140,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Layer 8: runs the runtime's own actors, collectives and zoo models on virtual time.
+        .target(
+            name: "DeepseekSimulation",
+            dependencies: [
+                "DeepseekCore", "DeepseekTensor", "DeepseekTracing", "DeepseekGraph", "DeepseekNN", "DeepseekActors",
+                "DeepseekRuntime", "DeepseekTraining", "DeepseekModels", "DeepseekTraceExport",
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Composition root: the CLI.
         .executableTarget(
             name: "deepseek",
@@ -146,7 +157,7 @@ let package = Package(
                 "DeepseekCore", "DeepseekTensor", "DeepseekKernelsBLAS", "DeepseekKernelsOpenCL",
                 "DeepseekONNX", "DeepseekActors", "DeepseekTransportURing", "CDeepseekLinux", "CDeepseekVerbs",
                 "DeepseekGraph", "DeepseekNN", "DeepseekRuntime", "DeepseekTraining", "DeepseekStorage",
-                "DeepseekModels", "DeepseekTraceExport", "DeepseekTracing",
+                "DeepseekModels", "DeepseekTraceExport", "DeepseekTracing", "DeepseekSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/deepseek",
@@ -242,6 +253,11 @@ let package = Package(
         .testTarget(
             name: "DeepseekTraceExportTests",
             dependencies: ["DeepseekTraceExport", "DeepseekTracing", "DeepseekCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeepseekSimulationTests",
+            dependencies: ["DeepseekSimulation", "DeepseekTraining", "DeepseekModels", "DeepseekTraceExport", "DeepseekTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -23,6 +23,7 @@ declare -A allowed=(
   [DeepseekTraining]="DeepseekCore DeepseekTensor DeepseekGraph DeepseekNN DeepseekRuntime DeepseekActors DeepseekStorage DeepseekTracing CDeepseekZlib"
   [DeepseekModels]="DeepseekCore DeepseekTensor DeepseekGraph DeepseekNN"
   [DeepseekTraceExport]="DeepseekCore DeepseekTracing"
+  [DeepseekSimulation]="DeepseekCore DeepseekTensor DeepseekTracing DeepseekGraph DeepseekNN DeepseekActors DeepseekRuntime DeepseekTraining DeepseekModels DeepseekTraceExport"
 )
 
 project_modules=$(ls Sources; echo deepseek)

@@ -1,0 +1,1 @@
+// DeepseekSimulation: see docs/simulation.md.
