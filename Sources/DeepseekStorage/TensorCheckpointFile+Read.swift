@@ -47,7 +47,7 @@ extension TensorCheckpointFile {
             throw StorageError(.corrupt, "the file does not start with the tensor checkpoint magic bytes: it is not a tensor checkpoint", file: path)
         }
         func field(_ at: Int) -> UInt64 { header.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) } }
-        let headerHash = header.withUnsafeBytes { StorageHash.xxh64(UnsafeRawBufferPointer(rebasing: $0[0..<56])) }
+        let headerHash = header.withUnsafeBytes { XXHash64.hash(UnsafeRawBufferPointer(rebasing: $0[0..<56])) }
         guard headerHash == field(56) else {
             throw StorageError(.checksumMismatch, "the header's checksum does not match its contents: the header was damaged", file: path)
         }
@@ -66,11 +66,11 @@ extension TensorCheckpointFile {
             throw StorageError(.corrupt, "the header places the index outside the file", file: path)
         }
         let index = try readRegion(indexOffset, indexLength, "(index)")
-        guard StorageHash.xxh64(index) == field(48) else {
+        guard XXHash64.hash(index) == field(48) else {
             throw StorageError(.checksumMismatch, "the index's checksum does not match: the list of tensors was damaged", file: path)
         }
         let (entries, metadata, metadataHash) = try parseIndex(index, count: count, limit: indexOffset, path: path)
-        guard StorageHash.xxh64(metadata) == metadataHash else {
+        guard XXHash64.hash(metadata) == metadataHash else {
             throw StorageError(.checksumMismatch, "the metadata's checksum does not match", file: path)
         }
         var tensors: [String: Tensor] = [:]
@@ -84,7 +84,7 @@ extension TensorCheckpointFile {
         try ring.run(transfers, write: false, fd: fd, direct: direct != 0, path: path)
         for e in entries {
             let t = tensors[e.name]!
-            let hash = StorageHash.xxh64(UnsafeRawBufferPointer(start: e.length == 0 ? nil : t.storage.baseAddress, count: e.length))
+            let hash = XXHash64.hash(UnsafeRawBufferPointer(start: e.length == 0 ? nil : t.storage.baseAddress, count: e.length))
             guard hash == e.hash else {
                 throw StorageError(
                     .checksumMismatch,

@@ -87,12 +87,12 @@ public enum TensorCheckpointFile {
             for d in t.shape.dims { w.writeVarint(UInt64(d)) }
             w.write(UInt64(offset))
             w.write(UInt64(bytes.bytes.count))
-            w.write(StorageHash.xxh64(bytes.bytes))
+            w.write(XXHash64.hash(bytes.bytes))
             transfers.append(FileTransfer(fileOffset: offset, memory: UnsafeMutableRawBufferPointer(mutating: bytes.bytes), key: n))
             offset += aligned(max(bytes.bytes.count, 1))
         }
         w.write(bytes: checkpoint.metadata)
-        w.write(StorageHash.xxh64(checkpoint.metadata))
+        w.write(XXHash64.hash(checkpoint.metadata))
         var index = w.bytes
         let indexOffset = offset
         let indexLength = index.count
@@ -105,8 +105,8 @@ public enum TensorCheckpointFile {
         header.write(UInt64(indexOffset))
         header.write(UInt64(indexLength))
         header.write(UInt64(fileLength))
-        header.write(StorageHash.xxh64(index))
-        header.write(StorageHash.xxh64(header.bytes))
+        header.write(XXHash64.hash(index))
+        header.write(XXHash64.hash(header.bytes))
         var headerBytes = header.bytes + [UInt8](repeating: 0, count: block - header.bytes.count)
         index += [UInt8](repeating: 0, count: aligned(indexLength) - indexLength)
         defer { withExtendedLifetime(sources) {} }
