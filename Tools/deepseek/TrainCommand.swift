@@ -5,9 +5,11 @@ import DeepseekGraph
 import DeepseekKernelsBLAS
 import DeepseekNN
 import DeepseekRuntime
+import DeepseekStorage
 import DeepseekTensor
 import DeepseekTraining
 import DeepseekTracing
+import Foundation
 
 /// `deepseek train`: trains a classifier on Fashion-MNIST through the graph engine.
 struct TrainCommand: AsyncParsableCommand {
@@ -71,6 +73,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Standardize pixels with the training split's mean and standard deviation.") var normalize = true
     @Option(name: .customLong("metrics-csv"), help: "Write one CSV row per epoch to this file.") var metricsCSV: String?
     @Option(name: .customLong("metrics-json"), help: "Write the final metrics as JSON to this file.") var metricsJSON: String?
+    @Option(
+        name: .customLong("memory-budget"),
+        help: "Keep parameters and optimizer state in a RAM-over-SSD store within this budget: bytes (8MiB, 500KB, 1048576) or a share of their size (25%).")
+    var memoryBudget: String?
+    @Option(name: .customLong("offload-dir"), help: "Where the SSD tier of --memory-budget keeps its file.") var offloadDirectory = "/var/tmp"
     @Option(help: "Record a timeline of the run (Chrome trace JSON: open in ui.perfetto.dev or chrome://tracing).") var trace: String?
 
     func run() async throws {
@@ -158,6 +165,13 @@ extension TrainCommand {
         _ description: String, _ wallStart: ContinuousClock.Instant
     ) async throws {
         let trainer = Trainer(model: network, optimizer: optimizer, engine: engine, settings: settings)
+        if let memoryBudget {
+            let slots = Self.stateSlots(of: optimizer)
+            let state = TrainingOffload.stateBytes(model: network, optimizerStateTensorsPerParameter: slots)
+            let budget = try Self.parseBudget(memoryBudget, of: state)
+            trainer.offload = try await TrainingOffload(trainer: trainer, memoryBudgetBytes: budget, directory: offloadDirectory)
+            print("memory budget: \(budget) bytes of \(state) bytes of parameters and optimizer state (the rest on the SSD tier in \(offloadDirectory))")
+        }
         if let metricsCSV { trainer.callbacks.append(try MetricsCSV(path: metricsCSV)) }
         var saver: CheckpointEveryEpoch<O>?
         if let checkpointDirectory {
@@ -176,6 +190,14 @@ extension TrainCommand {
         print("training \(description)")
         let reports = try await trainer.fit(train, validation: test)
         if let error = saver?.error { throw error }
+        var storageHitRate: Double?
+        if let offload = trainer.offload {
+            let c = await offload.store.counters()
+            storageHitRate = c.hitRate
+            print("storage: hit rate \(Int((c.hitRate * 1000).rounded()) / 10 )%, read \(c.bytesRead / 1024) KiB, written \(c.bytesWritten / 1024) KiB, \(c.stalls) stalls (\(Int(c.stallSeconds * 1000)) ms), \(c.prefetchHits) prefetch hits")
+            try await offload.detach(from: trainer)
+            trainer.offload = nil
+        }
         guard let last = trainer.history.last else { return }
         print("final test accuracy: \(Double(Int(last.testAccuracy * 10000)) / 100)%")
         if let metricsJSON {
@@ -186,7 +208,33 @@ extension TrainCommand {
                     ("test_accuracy", last.testAccuracy), ("test_loss", last.testLoss), ("epochs", Double(trainer.completedEpochs)),
                     ("samples_per_second", trainSeconds > 0 ? Double(samples) / trainSeconds : .nan),
                     ("wall_seconds", (ContinuousClock.now - wallStart).inSeconds),
-                ], to: metricsJSON)
+                ] + (storageHitRate.map { [("storage_hit_rate", $0)] } ?? []), to: metricsJSON)
         }
+    }
+}
+
+extension TrainCommand {
+    /// Optimizer state tensors per parameter: momentum for SGD with momentum, two moments for
+    /// the Adam family and LAMB.
+    static func stateSlots<O: Optimizer>(of optimizer: O) -> Int {
+        switch optimizer {
+        case let sgd as SGD: sgd.momentum == 0 ? 0 : 1
+        default: 2
+        }
+    }
+
+    /// `25%` of `total`, or a byte count with an optional KB/MB/GB (powers of 1000) or
+    /// KiB/MiB/GiB (powers of 1024) suffix.
+    static func parseBudget(_ text: String, of total: Int) throws -> Int {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix("%"), let share = Double(trimmed.dropLast()), share > 0, share <= 100 {
+            return max(1, Int(Double(total) * share / 100))
+        }
+        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("B", 1)]
+        for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
+            if let value = Double(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value > 0 { return Int(value * scale) }
+        }
+        if let bytes = Int(trimmed), bytes > 0 { return bytes }
+        throw ValidationError("--memory-budget: '\(text)' is neither a share (25%) nor a size (8MiB, 500KB, 1048576)")
     }
 }
