@@ -292,7 +292,7 @@ extension PipelineTests {
             #expect(try await eventually { made.withLock { $0 } == prefetch + 1 })
             for _ in 0..<200 { await Task.yield() }
             #expect(made.withLock { $0 } == prefetch + 1)
-            #expect(await loader.bufferedCount == prefetch)
+            #expect(loader.bufferedCount == prefetch)
             while try await loader.next() != nil {
                 taken.withLock { $0 += 1 }
                 await Task.yield()
@@ -330,8 +330,8 @@ extension PipelineTests {
             // Cancel only once the consumer is really waiting (however slowly a busy machine gets it there).
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(120)
-            while !(await loader.hasWaitingConsumer) && clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-            #expect(await loader.hasWaitingConsumer)
+            while !loader.hasWaitingConsumer && clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(loader.hasWaitingConsumer)
             consumer.cancel()
             let started = ContinuousClock.now
             await #expect(throws: CancellationError.self) { try await consumer.value }
