@@ -70,6 +70,12 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
         let g = inputs[0].shape
         let (oh, ow) = (g[2], g[3])
         let (h, w) = (height, width)
+        // Per output row and column: the taps inside the image (a contiguous range) and, for
+        // the countIncludePad divisor, how many fall inside image plus padding.
+        let rows = (0..<oh).map { Self.taps($0, stride: p.stride.h, low: p.padding.top, dilation: p.dilation.h, kernel: p.kernel.h, size: h) }
+        let columns = (0..<ow).map { Self.taps($0, stride: p.stride.w, low: p.padding.left, dilation: p.dilation.w, kernel: p.kernel.w, size: w) }
+        let paddedRows = (0..<oh).map { Self.tapCount($0, stride: p.stride.h, low: p.padding.top, high: p.padding.bottom, dilation: p.dilation.h, kernel: p.kernel.h, size: h) }
+        let paddedColumns = (0..<ow).map { Self.tapCount($0, stride: p.stride.w, low: p.padding.left, high: p.padding.right, dilation: p.dilation.w, kernel: p.kernel.w, size: w) }
         let x = UncheckedSendable(kind == .max ? data[1] : nil)
         let (output, upstreamData) = (UncheckedSendable(out), UncheckedSendable(grad))
         // Planes are independent: each worker owns whole planes of the output.
@@ -79,46 +85,58 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
                 let src = x.value.map { $0 + plane * h * w }
                 let upstream = upstreamData.value + plane * oh * ow
                 for oy in 0..<oh {
+                    let ky = rows[oy]
+                    let y0 = oy * p.stride.h - p.padding.top
                     for ox in 0..<ow {
+                        let kx = columns[ox]
+                        let x0 = ox * p.stride.w - p.padding.left
                         let gv = upstream[oy * ow + ox]
-                        var best = -T.infinity
-                        var bestIndex = -1
-                        var count = 0
-                        var padded = 0
-                        for ky in 0..<p.kernel.h {
-                            let iy = oy * p.stride.h - p.padding.top + ky * p.dilation.h
-                            for kx in 0..<p.kernel.w {
-                                let ix = ox * p.stride.w - p.padding.left + kx * p.dilation.w
-                                if iy < h + p.padding.bottom && ix < w + p.padding.right { padded += 1 }
-                                guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
-                                count += 1
-                                if let src {
-                                    let e = src[iy * w + ix]
+                        if let src {
+                            // The window's winner: the first largest element, or the last NaN (as the forward pass).
+                            var best = -T.infinity
+                            var bestIndex = -1
+                            for ty in ky {
+                                let rowStart = (y0 + ty * p.dilation.h) * w
+                                for tx in kx {
+                                    let index = rowStart + x0 + tx * p.dilation.w
+                                    let e = src[index]
                                     if e > best || e.isNaN {
                                         best = e
-                                        bestIndex = iy * w + ix
+                                        bestIndex = index
                                     }
                                 }
                             }
-                        }
-                        if kind == .max {
                             if bestIndex >= 0 { dst[bestIndex] += gv }
                             continue
                         }
-                        let divisor = p.countIncludePad ? padded : count
+                        let divisor = p.countIncludePad ? paddedRows[oy] * paddedColumns[ox] : ky.count * kx.count
                         guard divisor > 0 else { continue }
                         let share = gv / T(divisor)
-                        for ky in 0..<p.kernel.h {
-                            let iy = oy * p.stride.h - p.padding.top + ky * p.dilation.h
-                            guard iy >= 0 && iy < h else { continue }
-                            for kx in 0..<p.kernel.w {
-                                let ix = ox * p.stride.w - p.padding.left + kx * p.dilation.w
-                                if ix >= 0 && ix < w { dst[iy * w + ix] += share }
-                            }
+                        for ty in ky {
+                            let rowStart = (y0 + ty * p.dilation.h) * w
+                            for tx in kx { dst[rowStart + x0 + tx * p.dilation.w] += share }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The taps `t` with `0 ≤ output·stride − low + t·dilation < size`: a contiguous range.
+    static func taps(_ output: Int, stride: Int, low: Int, dilation: Int, kernel: Int, size: Int) -> Range<Int> {
+        let start = output * stride - low
+        var lo = 0
+        while lo < kernel && start + lo * dilation < 0 { lo += 1 }
+        var hi = lo
+        while hi < kernel && start + hi * dilation < size { hi += 1 }
+        return lo..<hi
+    }
+
+    /// How many taps land inside the padded extent `[−low, size + high)`.
+    static func tapCount(_ output: Int, stride: Int, low: Int, high: Int, dilation: Int, kernel: Int, size: Int) -> Int {
+        let start = output * stride - low
+        var count = 0
+        for t in 0..<kernel where start + t * dilation < size + high { count += 1 }
+        return count
     }
 }
