@@ -13,10 +13,8 @@ extension CPUBackend {
         // Per output row/column: the kernel taps that land inside the image (a contiguous range,
         // as positions grow with the tap index) and how many land inside image-plus-padding
         // (the countIncludePad divisor; taps beyond the padding never count).
-        let rowsInside = (0..<oh).map { Self.taps(output: $0, stride: p.stride.h, pad: p.padding.top, dilation: p.dilation.h, kernel: p.kernel.h, size: h) }
-        let colsInside = (0..<ow).map { Self.taps(output: $0, stride: p.stride.w, pad: p.padding.left, dilation: p.dilation.w, kernel: p.kernel.w, size: w) }
-        let rowsPadded = (0..<oh).map { Self.paddedTaps(output: $0, stride: p.stride.h, low: p.padding.top, high: p.padding.bottom, dilation: p.dilation.h, kernel: p.kernel.h, size: h) }
-        let colsPadded = (0..<ow).map { Self.paddedTaps(output: $0, stride: p.stride.w, low: p.padding.left, high: p.padding.right, dilation: p.dilation.w, kernel: p.kernel.w, size: w) }
+        let (rowsInside, rowsPadded) = p.taps(vertical: true, outputs: oh, size: h)
+        let (colsInside, colsPadded) = p.taps(vertical: false, outputs: ow, size: w)
         let (sh, sw, dh, dw) = (p.stride.h, p.stride.w, p.dilation.h, p.dilation.w)
         let (top, left) = (p.padding.top, p.padding.left)
         let isMax = kind == .max
@@ -51,24 +49,6 @@ extension CPUBackend {
             }
         }
         return try narrowed(out, to: x.dtype)
-    }
-
-    /// The taps `t` of a window with `0 ≤ output·stride − pad + t·dilation < size`.
-    static func taps(output: Int, stride: Int, pad: Int, dilation: Int, kernel: Int, size: Int) -> Range<Int> {
-        let start = output * stride - pad
-        var lo = 0
-        while lo < kernel && start + lo * dilation < 0 { lo += 1 }
-        var hi = lo
-        while hi < kernel && start + hi * dilation < size { hi += 1 }
-        return lo..<hi
-    }
-
-    /// How many taps land inside the padded extent `[−low, size + high)`.
-    static func paddedTaps(output: Int, stride: Int, low: Int, high: Int, dilation: Int, kernel: Int, size: Int) -> Int {
-        let start = output * stride - low
-        var count = 0
-        for t in 0..<kernel where start + t * dilation >= -low && start + t * dilation < size + high { count += 1 }
-        return count
     }
 
     public func gather(_ x: Tensor, indices: Tensor, axis: Int) throws -> Tensor {

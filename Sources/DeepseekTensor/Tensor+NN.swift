@@ -30,6 +30,32 @@ extension Pool2dParameters {
             size(width, kernel.w, stride.w, padding.left, padding.right, dilation.w)
         )
     }
+
+    /// For each output row (`vertical`) or column: the window taps inside the image — a
+    /// contiguous range, as positions grow with the tap index — and how many taps land inside
+    /// image plus padding (the `countIncludePad` divisor; taps beyond the padding never count).
+    /// What pooling kernels and their gradients iterate over instead of testing every tap.
+    public func taps(vertical: Bool, outputs: Int, size: Int) -> (inside: [Range<Int>], padded: [Int]) {
+        let (s, low, high, d, k) =
+            vertical
+            ? (stride.h, padding.top, padding.bottom, dilation.h, kernel.h) : (stride.w, padding.left, padding.right, dilation.w, kernel.w)
+        var inside: [Range<Int>] = []
+        var padded: [Int] = []
+        inside.reserveCapacity(outputs)
+        padded.reserveCapacity(outputs)
+        for o in 0..<outputs {
+            let start = o * s - low
+            var lo = 0
+            while lo < k && start + lo * d < 0 { lo += 1 }
+            var hi = lo
+            while hi < k && start + hi * d < size { hi += 1 }
+            inside.append(lo..<hi)
+            var count = 0
+            for t in 0..<k where start + t * d < size + high { count += 1 }
+            padded.append(count)
+        }
+        return (inside, padded)
+    }
 }
 
 extension Tensor {

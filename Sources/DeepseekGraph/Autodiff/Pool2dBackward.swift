@@ -72,10 +72,8 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
         let (h, w) = (height, width)
         // Per output row and column: the taps inside the image (a contiguous range) and, for
         // the countIncludePad divisor, how many fall inside image plus padding.
-        let rows = (0..<oh).map { Self.taps($0, stride: p.stride.h, low: p.padding.top, dilation: p.dilation.h, kernel: p.kernel.h, size: h) }
-        let columns = (0..<ow).map { Self.taps($0, stride: p.stride.w, low: p.padding.left, dilation: p.dilation.w, kernel: p.kernel.w, size: w) }
-        let paddedRows = (0..<oh).map { Self.tapCount($0, stride: p.stride.h, low: p.padding.top, high: p.padding.bottom, dilation: p.dilation.h, kernel: p.kernel.h, size: h) }
-        let paddedColumns = (0..<ow).map { Self.tapCount($0, stride: p.stride.w, low: p.padding.left, high: p.padding.right, dilation: p.dilation.w, kernel: p.kernel.w, size: w) }
+        let (rows, paddedRows) = p.taps(vertical: true, outputs: oh, size: h)
+        let (columns, paddedColumns) = p.taps(vertical: false, outputs: ow, size: w)
         let x = UncheckedSendable(kind == .max ? data[1] : nil)
         let (output, upstreamData) = (UncheckedSendable(out), UncheckedSendable(grad))
         // Planes are independent: each worker owns whole planes of the output.
@@ -120,23 +118,5 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
                 }
             }
         }
-    }
-
-    /// The taps `t` with `0 ≤ output·stride − low + t·dilation < size`: a contiguous range.
-    static func taps(_ output: Int, stride: Int, low: Int, dilation: Int, kernel: Int, size: Int) -> Range<Int> {
-        let start = output * stride - low
-        var lo = 0
-        while lo < kernel && start + lo * dilation < 0 { lo += 1 }
-        var hi = lo
-        while hi < kernel && start + hi * dilation < size { hi += 1 }
-        return lo..<hi
-    }
-
-    /// How many taps land inside the padded extent `[−low, size + high)`.
-    static func tapCount(_ output: Int, stride: Int, low: Int, high: Int, dilation: Int, kernel: Int, size: Int) -> Int {
-        let start = output * stride - low
-        var count = 0
-        for t in 0..<kernel where start + t * dilation < size + high { count += 1 }
-        return count
     }
 }
