@@ -1,1 +1,0 @@
-// DeepseekSimulation: see docs/simulation.md.

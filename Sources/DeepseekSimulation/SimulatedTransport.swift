@@ -1,0 +1,244 @@
+/// A flow-level network on virtual time: every message is a flow over the links of its path,
+/// flows share each link's bandwidth max-min fairly, and a message arrives one path latency
+/// after its last byte left.
+///
+/// When a flow starts or ends, the rates of the flows it shares links with (transitively) are
+/// recomputed by progressive filling: the most constrained link fixes the rate of its flows,
+/// their bandwidth is taken from their other links, and so on. Only that connected component is
+/// touched, so independent traffic (a ring's disjoint hops) costs O(1) per message.
+///
+/// Faults come from a `FaultSchedule` and the seeded generator of the owning simulation.
+public final class SimulatedTransport {
+    /// Totals over the run.
+    public struct Statistics: Sendable, Hashable {
+        public var messages = 0
+        public var delivered = 0
+        public var bytes = 0.0
+        public var dropped = 0
+        public var delayed = 0
+        public var lost = 0
+        public var heldByPartition = 0
+    }
+
+    struct Flow {
+        var links: [Int32]
+        var remaining: Double
+        var rate: Double
+        var updated: Double
+        var version: UInt32
+        var latency: Double
+        var message: Int
+        var mark: UInt32
+    }
+
+    /// A message: who sent it to whom, its size, the owner's token and when it was sent.
+    public struct Message: Sendable, Hashable {
+        public var source: Int
+        public var destination: Int
+        public var bytes: Double
+        public var token: Int
+        public var sentAt: Double
+    }
+
+    public let network: NetworkModel
+    public var faults: FaultSchedule
+    public private(set) var statistics = Statistics()
+    /// Bytes carried per link.
+    public private(set) var linkBytes: [Double]
+    var linkFlows: [[Int32]]
+    var flows: [Flow] = []
+    var freeFlows: [Int32] = []
+    var messages: [Message] = []
+    var freeMessages: [Int] = []
+    var markEpoch: UInt32 = 0
+    var linkMark: [UInt32]
+    var paths: [Int: (links: [Int32], latency: Double)] = [:]
+    var random: SplitMix
+    // Scratch for recomputation.
+    var componentLinks: [Int32] = []
+    var componentFlows: [Int32] = []
+    var capacityLeft: [Double]
+    var unfrozen: [Int32]
+
+    /// Event kinds this transport owns in the shared queue.
+    static let kindStart: UInt32 = 1, kindDone: UInt32 = 2, kindDeliver: UInt32 = 3
+
+    public init(network: NetworkModel, faults: FaultSchedule = FaultSchedule(), seed: UInt64) {
+        self.network = network
+        self.faults = faults
+        let n = network.links.count
+        linkBytes = [Double](repeating: 0, count: n)
+        linkFlows = [[Int32]](repeating: [], count: n)
+        linkMark = [UInt32](repeating: 0, count: n)
+        capacityLeft = [Double](repeating: 0, count: n)
+        unfrozen = [Int32](repeating: 0, count: n)
+        random = SplitMix(seed: seed &+ 0x5EED)
+    }
+
+    func path(_ a: Int, _ b: Int) -> (links: [Int32], latency: Double) {
+        let key = a &* 1_048_576 &+ b
+        if let p = paths[key] { return p }
+        let p = network.path(from: a, to: b)
+        paths[key] = p
+        return p
+    }
+
+    /// Sends `bytes` from device `source` to device `destination`; `token` comes back on delivery.
+    public func send(from source: Int, to destination: Int, bytes: Double, token: Int, queue: inout EventQueue) {
+        statistics.messages += 1
+        statistics.bytes += bytes
+        let now = queue.now
+        let m = Message(source: source, destination: destination, bytes: bytes, token: token, sentAt: now)
+        let id: Int
+        if let free = freeMessages.popLast() { messages[free] = m; id = free } else { messages.append(m); id = messages.count - 1 }
+        var start = now
+        if !faults.isEmpty {
+            let t = network.topology
+            let (na, nb) = (t.node(of: source), t.node(of: destination))
+            if let c = faults.crashTime(of: na), c <= now { return lose(id) }
+            guard let cross = faults.crossingTime(na, nb, at: now) else { return lose(id) }
+            if cross > now { statistics.heldByPartition += 1 }
+            start = cross
+            while faults.dropProbability > 0 && random.nextUnit() < faults.dropProbability {
+                statistics.dropped += 1
+                start += faults.retransmitTimeout
+            }
+            if faults.delayProbability > 0 && random.nextUnit() < faults.delayProbability {
+                statistics.delayed += 1
+                start += faults.delaySeconds
+            }
+            if faults.reorderJitter > 0 { start += random.nextUnit() * faults.reorderJitter }
+        }
+        if start > now { queue.schedule(at: start, kind: Self.kindStart, id) } else { startFlow(id, queue: &queue) }
+    }
+
+    func lose(_ message: Int) {
+        statistics.lost += 1
+        freeMessages.append(message)
+    }
+
+    /// Handles one of the transport's own events; returns the message it delivered, if any.
+    public func handle(_ e: EventQueue.Entry, queue: inout EventQueue) -> Message? {
+        switch e.kind {
+        case Self.kindStart:
+            startFlow(e.a, queue: &queue)
+            return nil
+        case Self.kindDone:
+            let f = Int32(e.a)
+            guard flows[e.a].version == UInt32(e.b) else { return nil }
+            finishFlow(f, queue: &queue)
+            return nil
+        default:
+            let m = messages[e.a]
+            freeMessages.append(e.a)
+            if !faults.crashes.isEmpty, let c = faults.crashTime(of: network.topology.node(of: m.destination)), c <= queue.now {
+                statistics.lost += 1
+                return nil
+            }
+            statistics.delivered += 1
+            return m
+        }
+    }
+
+    func startFlow(_ message: Int, queue: inout EventQueue) {
+        let m = messages[message]
+        let p = path(m.source, m.destination)
+        if m.bytes <= 0 || p.links.isEmpty {
+            queue.schedule(at: queue.now + p.latency, kind: Self.kindDeliver, message)
+            return
+        }
+        let flow = Flow(links: p.links, remaining: m.bytes, rate: 0, updated: queue.now, version: 0, latency: p.latency, message: message, mark: 0)
+        let f: Int32
+        if let free = freeFlows.popLast() {
+            flows[Int(free)] = Flow(links: flow.links, remaining: flow.remaining, rate: 0, updated: flow.updated, version: flows[Int(free)].version &+ 1, latency: flow.latency, message: message, mark: 0)
+            f = free
+        } else {
+            flows.append(flow)
+            f = Int32(flows.count - 1)
+        }
+        for l in p.links { linkFlows[Int(l)].append(f) }
+        rebalance(from: p.links, queue: &queue)
+    }
+
+    func finishFlow(_ f: Int32, queue: inout EventQueue) {
+        let fl = flows[Int(f)]
+        for l in fl.links {
+            let i = Int(l)
+            if let at = linkFlows[i].firstIndex(of: f) { linkFlows[i].swapAt(at, linkFlows[i].count - 1); linkFlows[i].removeLast() }
+            linkBytes[i] += messages[fl.message].bytes
+        }
+        flows[Int(f)].version &+= 1
+        flows[Int(f)].rate = 0
+        freeFlows.append(f)
+        queue.schedule(at: queue.now + fl.latency, kind: Self.kindDeliver, fl.message)
+        rebalance(from: fl.links, queue: &queue)
+    }
+
+    /// Recomputes max-min fair rates in the component reachable from `seeds`.
+    func rebalance(from seeds: [Int32], queue: inout EventQueue) {
+        let now = queue.now
+        markEpoch &+= 1
+        let epoch = markEpoch
+        componentLinks.removeAll(keepingCapacity: true)
+        componentFlows.removeAll(keepingCapacity: true)
+        for l in seeds where linkMark[Int(l)] != epoch {
+            linkMark[Int(l)] = epoch
+            componentLinks.append(l)
+        }
+        var i = 0
+        while i < componentLinks.count {
+            for f in linkFlows[Int(componentLinks[i])] where flows[Int(f)].mark != epoch {
+                flows[Int(f)].mark = epoch
+                componentFlows.append(f)
+                for l in flows[Int(f)].links where linkMark[Int(l)] != epoch {
+                    linkMark[Int(l)] = epoch
+                    componentLinks.append(l)
+                }
+            }
+            i += 1
+        }
+        if componentFlows.isEmpty { return }
+        // Bring every flow's remaining bytes up to now at its old rate.
+        for f in componentFlows {
+            let fi = Int(f)
+            flows[fi].remaining = max(0, flows[fi].remaining - flows[fi].rate * (now - flows[fi].updated))
+            flows[fi].updated = now
+        }
+        // Progressive filling.
+        for l in componentLinks {
+            capacityLeft[Int(l)] = network.links[Int(l)].capacity
+            unfrozen[Int(l)] = Int32(linkFlows[Int(l)].count)
+        }
+        var newRate = [Double](repeating: -1, count: componentFlows.count)
+        var position: [Int32: Int] = [:]
+        if componentFlows.count > 1 { for (k, f) in componentFlows.enumerated() { position[f] = k } }
+        var remainingFlows = componentFlows.count
+        while remainingFlows > 0 {
+            var best = Double.infinity
+            var bestLink: Int32 = -1
+            for l in componentLinks where unfrozen[Int(l)] > 0 {
+                let share = capacityLeft[Int(l)] / Double(unfrozen[Int(l)])
+                if share < best { (best, bestLink) = (share, l) }
+            }
+            guard bestLink >= 0 else { break }
+            for f in linkFlows[Int(bestLink)] {
+                let k = componentFlows.count == 1 ? 0 : position[f]!
+                guard newRate[k] < 0 else { continue }
+                newRate[k] = best
+                remainingFlows -= 1
+                for l in flows[Int(f)].links {
+                    capacityLeft[Int(l)] -= best
+                    unfrozen[Int(l)] -= 1
+                }
+            }
+        }
+        for (k, f) in componentFlows.enumerated() {
+            let fi = Int(f)
+            let rate = max(newRate[k], 1e-9)
+            if rate == flows[fi].rate { continue }
+            flows[fi].rate = rate
+            flows[fi].version &+= 1
+            queue.schedule(at: now + flows[fi].remaining / rate, kind: Self.kindDone, fi, Int(flows[fi].version))
+        }
+    }
+}
