@@ -132,6 +132,11 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     /// Keeps parameters and optimizer state in a tiered store within a memory budget between
     /// steps (`nil`: in memory). Call `offload.detach(from:)` to bring them back.
     public var offload: TrainingOffload?
+    /// Data-parallel training: when set, each step trains on this rank's share of the batch and
+    /// hands the gradients to the distributed optimizer instead of `optimizer.step`, evaluation
+    /// is shared among the ranks, and checkpoints hold the consolidated optimizer state (see
+    /// `Trainer+Distributed.swift`). Every rank must run the same trainer settings.
+    public var distributed: DistributedOptimizer?
 
     public init(model: any Module, optimizer: Opt, engine: Engine, settings: TrainerSettings = TrainerSettings()) {
         self.model = model
@@ -204,6 +209,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
             reports.append(report)
             progress.epoch(report)
             for c in callbacks { c.trainerDidFinishEpoch(report) }
+            if let distributed { try await distributedEpochFinished(distributed) }
         }
         return reports
     }
@@ -212,6 +218,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     /// whether the engine served the graph from its plan cache.
     public func trainStep(_ batch: MiniBatch) async throws -> (loss: Double, gradientNorm: Double?, planCacheHit: Bool) {
         if let offload { return try await trainStep(batch, offload: offload) }
+        if let distributed { return try await trainStep(batch, distributed: distributed) }
         if let schedule = settings.learningRate { optimizer.learningRate = schedule(globalStep) }
         let n = batch.images.shape[0]
         let scale = lossScaler?.scale ?? 1
@@ -314,6 +321,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
 
     /// Loss and accuracy on `data`, through the engine.
     public func evaluate(_ data: LabeledImages) async throws -> Evaluation {
+        if let distributed { return try await evaluate(data, sharedWith: distributed) }
         try await offload?.materialize(into: model)
         let batches = try Batches(data, batchSize: settings.evaluationBatchSize, shuffle: false)
         var correct = 0.0

@@ -16,7 +16,7 @@ struct DeepseekCommand: AsyncParsableCommand {
             `deepseek demo` adds a few kernels on the default backend.
             """,
         version: "0.1.0",
-        subcommands: [DemoCommand.self, InfoCommand.self, TensorDemoCommand.self, TrainCommand.self, PassesCommand.self, ConformanceCommand.self, NodeCommand.self, EmbedCommand.self, TraceCommand.self],
+        subcommands: [DemoCommand.self, InfoCommand.self, TensorDemoCommand.self, TrainCommand.self, PassesCommand.self, ConformanceCommand.self, NodeCommand.self, EmbedCommand.self, TraceCommand.self, SimulateCommand.self],
         defaultSubcommand: TrainCommand.self
     )
 }

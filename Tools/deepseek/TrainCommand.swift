@@ -21,6 +21,12 @@ struct TrainCommand: AsyncParsableCommand {
             Each step traces the model, differentiates the loss (once per distinct graph) and runs
             forward and backward on a CPU device actor; the engine's plan cache serves every step
             after the first.
+
+            With --nodes N it trains data-parallel on N processes of this binary on loopback: each
+            rank trains its share of every global batch and gradients are averaged by a
+            DistributedOptimizer (--zero-stage, --compression topk:DENSITY). Across machines, start
+            one `deepseek train` per rank under srun, mpirun or a torchrun-style launcher (RANK,
+            WORLD_SIZE, MASTER_ADDR, MASTER_PORT) with DEEPSEEK_CLUSTER_SECRET set on every rank.
             """
     )
 
@@ -78,9 +84,62 @@ struct TrainCommand: AsyncParsableCommand {
         help: "Keep parameters and optimizer state in a RAM-over-SSD store within this budget: bytes (8MiB, 500KB, 1048576) or a share of their size (25%).")
     var memoryBudget: String?
     @Option(name: .customLong("offload-dir"), help: "Where the SSD tier of --memory-budget keeps its file.") var offloadDirectory = "/var/tmp"
-    @Option(help: "Record a timeline of the run (Chrome trace JSON: open in ui.perfetto.dev or chrome://tracing).") var trace: String?
+    @Option(help: "Record a timeline of the run (Chrome trace JSON: open in ui.perfetto.dev or chrome://tracing; with several ranks, rank r > 0 writes NAME-rankR.json).") var trace: String?
+    @Option(
+        help: "Train data-parallel on this many processes on this machine, over loopback TCP (across machines, start one `deepseek train` per rank with srun, mpirun or a torchrun-style launcher instead).")
+    var nodes: Int?
+    @Option(help: "Gradient compression between ranks: none, or topk:DENSITY (topk:0.01 sends the largest 1% of each bucket).") var compression = "none"
+    @Flag(inversion: .prefixedNo, help: "With top-k compression, keep what was not sent and add it to the next step's gradient.") var errorFeedback = true
+    @Option(name: .customLong("zero-stage"), help: "What each rank shards: 1 optimizer state, 2 also gradients, 3 also parameters.") var zeroStage = 1
+    @Option(name: .customLong("bucket-bytes"), help: "Gradient bytes reduced together between ranks.") var bucketBytes = 1 << 20
+    @Option(name: .customLong("collective-timeout"), help: "Seconds a rank waits for a silent peer before it fails naming that peer.") var collectiveTimeout = 60.0
+    @Option(name: .customLong("join-timeout"), help: "Seconds to wait for every rank to join.") var joinTimeout = 60.0
+    @Option(name: .customLong("secret-file"), help: "The cluster secret for ranks started by an external launcher (or DEEPSEEK_CLUSTER_SECRET).") var secretFile: String?
+    @Option(help: ArgumentHelp("This process's rank (set by --nodes).", visibility: .hidden)) var rank: Int?
+    @Option(name: .customLong("world-size"), help: ArgumentHelp("Number of ranks (set by --nodes).", visibility: .hidden)) var worldSize: Int?
+    @Option(help: ArgumentHelp("Rank 0's host:port (set by --nodes).", visibility: .hidden)) var coordinator: String?
+    @Option(name: .customLong("launcher-pid"), help: ArgumentHelp("Exit when this process (the launcher) is gone.", visibility: .hidden)) var launcherPID: Int32?
+    @Option(name: .customLong("crash-rank"), help: ArgumentHelp("Fault injection: this rank kills itself (SIGKILL) …", visibility: .hidden)) var crashRank: Int?
+    @Option(name: .customLong("crash-at-step"), help: ArgumentHelp("… after this many steps.", visibility: .hidden)) var crashAtStep: Int?
 
     func run() async throws {
+        // A malformed budget is refused before minutes of loading, whatever the state's size.
+        if let memoryBudget { _ = try Self.parseBudget(memoryBudget, of: 1) }
+        if let placement = try rankPlacement() { return try await runRank(placement) }
+        if let nodes, nodes > 1 { return try await launch(nodes: nodes) }
+        let wallStart = ContinuousClock.now
+        let job = try prepare(announce: true)
+        let recording = try trace.map { try TraceRecording(path: $0, processName: "deepseek train (node 0)") }
+        let system = DeepseekActorSystem(
+            transport: InProcessNetwork().transport(for: NodeID(0)), settings: ActorSystemSettings(tracer: recording?.tracer ?? .disabled))
+        try await system.start()
+        let device = DeviceActor(backend: job.cpu, kind: .cpu, name: "cpu0", actorSystem: system)
+        let engine = try await Engine(actorSystem: system, devices: [device])
+        do {
+            try await fit(job.network, engine, job.settings, job.train, job.test, job.description, wallStart, learningRate: job.learningRate)
+        } catch {
+            _ = try? recording?.finish(metadata: ["outcome": "failed: \(error)"])
+            throw error
+        }
+        if let recording { print(try recording.finish(metadata: ["command": CommandLine.arguments.joined(separator: " ")])) }
+        withExtendedLifetime(device) {}
+        await system.shutdown()
+    }
+
+    /// What every process of a job prepares the same way: the data, the model, the settings.
+    struct Job {
+        var train: LabeledImages
+        var test: LabeledImages
+        var network: any Module
+        var settings: TrainerSettings
+        var learningRate: Double
+        var description: String
+        var cpu: CPUBackend
+    }
+
+    /// Loads (and standardizes) the data and builds the model with the seed, so every rank
+    /// starts from identical weights and draws identical batches.
+    func prepare(announce: Bool) throws -> Job {
         guard FashionMNIST.isAvailable(directory: data) else {
             throw ValidationError("Fashion-MNIST is not in \(data); install it with `apt-get install dataset-fashion-mnist` or pass --data")
         }
@@ -89,25 +148,18 @@ struct TrainCommand: AsyncParsableCommand {
             throw ValidationError("--epochs, --batch-size and --hidden must be ≥ 1, --learning-rate > 0 and --warmup-steps ≥ 0")
         }
         if resume && checkpointDirectory == nil { throw ValidationError("--resume needs --checkpoint-dir") }
-        let wallStart = ContinuousClock.now
         var train = try FashionMNIST.load(split: .train, directory: data)
         var test = try FashionMNIST.load(split: .test, directory: data)
         if normalize {
             let standardization = try Standardization(fitting: train)
             train = try standardization.apply(train)
             test = try standardization.apply(test)
-            print("standardized pixels: \(standardization)")
+            if announce { Self.emit("standardized pixels: \(standardization)") }
         }
         // The engine's device runs the model; the optimizer's updates and the metrics run on the
         // process default, which must be the fast backend too.
         let cpu = CPUBackend()
         KernelBackends.default = cpu
-        let recording = try trace.map { try TraceRecording(path: $0, processName: "deepseek train (node 0)") }
-        let system = DeepseekActorSystem(
-            transport: InProcessNetwork().transport(for: NodeID(0)), settings: ActorSystemSettings(tracer: recording?.tracer ?? .disabled))
-        try await system.start()
-        let device = DeviceActor(backend: cpu, kind: .cpu, name: "cpu0", actorSystem: system)
-        let engine = try await Engine(actorSystem: system, devices: [device])
         var rng = SeededRandom(seed: seed)
         let (network, inputShape, name): (any Module, [Int], String) =
             switch model {
@@ -119,17 +171,10 @@ struct TrainCommand: AsyncParsableCommand {
         let rate = try makeSchedule(base: learningRate, totalSteps: steps)
         let settings = TrainerSettings(
             epochs: epochs, batchSize: batchSize, seed: seed, inputShape: inputShape, stepsPerEpoch: stepsPerEpoch,
-            gradientClipNorm: clipNorm, learningRate: { rate.learningRate(atStep: $0) }, precision: precision.precision, progress: .automatic)
+            gradientClipNorm: clipNorm, learningRate: { rate.learningRate(atStep: $0) }, precision: precision.precision,
+            progress: announce ? .automatic : .none)
         let description = "\(name) on Fashion-MNIST (\(train.count) train, \(test.count) test), \(optimizer) lr \(learningRate) (\(schedule)\(warmupSteps > 0 ? " after \(warmupSteps) warm-up steps" : "")), batch \(batchSize), \(epochs) epochs, \(precision)"
-        do {
-            try await fit(network, engine, settings, train, test, description, wallStart, learningRate: learningRate)
-        } catch {
-            _ = try? recording?.finish(metadata: ["outcome": "failed: \(error)"])
-            throw error
-        }
-        if let recording { print(try recording.finish(metadata: ["command": CommandLine.arguments.joined(separator: " ")])) }
-        withExtendedLifetime(device) {}
-        await system.shutdown()
+        return Job(train: train, test: test, network: network, settings: settings, learningRate: learningRate, description: description, cpu: cpu)
     }
 
     /// Trains with the optimizer named on the command line.
@@ -201,12 +246,10 @@ extension TrainCommand {
         guard let last = trainer.history.last else { return }
         print("final test accuracy: \(Double(Int(last.testAccuracy * 10000)) / 100)%")
         if let metricsJSON {
-            let trainSeconds = reports.reduce(0) { $0 + $1.seconds }
-            let samples = reports.reduce(0) { $0 + $1.steps } * settings.batchSize
             try MetricsJSON.write(
                 [
-                    ("test_accuracy", last.testAccuracy), ("test_loss", last.testLoss), ("epochs", Double(trainer.completedEpochs)),
-                    ("samples_per_second", trainSeconds > 0 ? Double(samples) / trainSeconds : .nan),
+                    ("test_accuracy", last.testAccuracy), ("test_loss", last.testLoss), ("train_loss", last.meanLoss), ("epochs", Double(trainer.completedEpochs)),
+                    ("samples_per_second", Self.samplesPerSecond(reports, batchSize: settings.batchSize)),
                     ("wall_seconds", (ContinuousClock.now - wallStart).inSeconds),
                 ] + (storageHitRate.map { [("storage_hit_rate", $0)] } ?? []), to: metricsJSON)
         }
@@ -214,6 +257,13 @@ extension TrainCommand {
 }
 
 extension TrainCommand {
+    /// Training throughput over the epochs of `reports`, evaluation excluded.
+    static func samplesPerSecond(_ reports: [EpochReport], batchSize: Int) -> Double {
+        let samples = reports.reduce(0) { $0 + $1.steps } * batchSize
+        let seconds = reports.reduce(0.0) { $0 + ($1.samplesPerSecond > 0 ? Double($1.steps * batchSize) / $1.samplesPerSecond : 0) }
+        return seconds > 0 ? Double(samples) / seconds : .nan
+    }
+
     /// Optimizer state tensors per parameter: momentum for SGD with momentum, two moments for
     /// the Adam family and LAMB.
     static func stateSlots<O: Optimizer>(of optimizer: O) -> Int {

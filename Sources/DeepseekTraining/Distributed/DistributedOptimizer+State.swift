@@ -66,6 +66,14 @@ extension DistributedOptimizer {
             throw CollectiveError(.invalidArgument, "the shard of \(communicator.group.describe(rank)) is not local")
         }
         var tensors: [String: Tensor] = [:]
+        if replicatesUpdates {
+            // Every rank holds the whole state already.
+            for prefix in Self.statePrefixes {
+                guard let flat = local.flat[prefix], flat.contains(where: { $0 != 0 }) else { continue }
+                for e in layout.entries { tensors["\(prefix).\(e.name)"] = try Tensor(Array(flat[e.range]), shape: e.shape) }
+            }
+            return OptimizerState(kind: local.kind, step: local.step, scalars: local.scalars, tensors: tensors)
+        }
         for (i, prefix) in Self.statePrefixes.enumerated() {
             let mine = local.flat[prefix] ?? [Float](repeating: 0, count: ownRange.count)
             let full = try await communicator.allGather(mine, layout: shards, tag: 1 << 62 | step << 8 | UInt64(i))

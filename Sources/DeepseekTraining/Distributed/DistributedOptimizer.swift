@@ -92,7 +92,19 @@ public actor DistributedOptimizer {
         let layout = ParameterLayout(parameters)
         let n = communicator.worldSize
         let shards = layout.shards(n, alignedToTensors: settings.alignShardsToTensors ?? optimizer.needsWholeTensors)
-        let own = shards.range(communicator.rank)
+        // With top-k compression every rank ends the reduction holding the same summed sparse
+        // gradient, so each updates every parameter itself (as data parallelism without shards
+        // does) and no updated slices travel: an all-gather of the parameters would send more
+        // than the compressed gradients. Sharding what is replicated makes no sense, so stages
+        // 2 and 3 are refused with it.
+        var replicated = false
+        if case .topK = compression { replicated = true }
+        if replicated && settings.stage != .one {
+            throw CollectiveError(
+                .invalidArgument,
+                "top-k compression updates every parameter on every rank, so ZeRO stage \(settings.stage) has nothing to shard; use stage 1 or dense gradients")
+        }
+        let own = replicated ? 0..<layout.count : shards.range(communicator.rank)
         let groups = settings.syncGroups + [SyncGroup("default", every: 1) { _ in true }]
         let groupOfEntry = layout.entries.map { e in groups.firstIndex { $0.contains(e.name) }! }
         // Buckets in reverse order: backward produces the last layers' gradients first.
@@ -108,6 +120,8 @@ public actor DistributedOptimizer {
         }
         self.layout = layout
         self.shards = shards
+        self.replicatesUpdates = replicated
+        self.ownRange = own
         self.communicator = communicator
         self.settings = settings
         self.compression = compression
@@ -129,8 +143,11 @@ public actor DistributedOptimizer {
 
     public nonisolated var rank: Int { communicator.rank }
     public nonisolated var worldSize: Int { communicator.worldSize }
-    /// The flat range this rank's shard owns.
-    public nonisolated var ownRange: Range<Int> { shards.range(communicator.rank) }
+    /// The flat range this rank's shard owns (everything when updates are replicated).
+    public nonisolated let ownRange: Range<Int>
+    /// Whether every rank updates every parameter itself (top-k compression) instead of its
+    /// shard, so no updated slices are gathered after a step.
+    public nonisolated let replicatesUpdates: Bool
 
     /// One whole step: the gradients of every trainable parameter (missing ones count as zero).
     public func step(gradients: [String: Tensor]) async throws {
@@ -244,7 +261,9 @@ public actor DistributedOptimizer {
         let updated = try await shard.apply(gradient: Tensor(gradient), learningRate: learningRate, active: active)
         let after = try updated.scalars(as: Float.self)
         try await recordRatios(before: before, after: after)
-        if settings.stage != .three {
+        if replicatesUpdates {
+            try layout.assign(after, to: parameters)
+        } else if settings.stage != .three {
             let full = try await communicator.allGather(after, layout: shards, tag: tag(0xFFFFF))
             try layout.assign(full, to: parameters)
         }
