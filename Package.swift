@@ -262,7 +262,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeepseekCLITests",
-            dependencies: ["deepseek"],
+            dependencies: ["deepseek", "DeepseekCore", "DeepseekActors", "DeepseekTracing", "DeepseekTraceExport"],
             swiftSettings: swiftSettings
         ),
     ]

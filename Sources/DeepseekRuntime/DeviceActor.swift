@@ -43,6 +43,8 @@ public distributed actor DeviceActor: WireCodable {
     let descriptor: DeviceDescriptor
     private var busy: Duration = .zero
     private var nodesRun = 0
+    /// The device's row on a timeline, made on the first traced kernel.
+    private var traceTrack: TraceTrack?
 
     /// A device running kernels on `backend`, of `kind`, in this process.
     public init(backend: any KernelBackend, kind: DeviceKind, name: String? = nil, actorSystem: DeepseekActorSystem) {
@@ -72,7 +74,9 @@ public distributed actor DeviceActor: WireCodable {
             busy += ContinuousClock.now - start
             nodesRun += 1
             if tracer.isEnabled {
-                tracer.on(RuntimeTracing.track(id, name: "DeviceActor \(descriptor.name)")).kernel(op.label, startedAt: traceStart)
+                let track = traceTrack ?? RuntimeTracing.track(id, name: "DeviceActor \(descriptor.name)")
+                traceTrack = track
+                tracer.on(track).kernel(op.label, startedAt: traceStart)
             }
         }
         return try KernelBackends.using(backend) {

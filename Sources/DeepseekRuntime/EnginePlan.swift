@@ -24,6 +24,9 @@ struct EnginePlan: Sendable {
     var producerOf: [Int: (node: Int, output: Int)]
     /// Values produced in one process and read in another: their producer keeps them until freed.
     var crossProcessValues: Set<Int>
+    /// Scheduling node → the name and the receiver of its dispatch on a timeline, made once
+    /// per plan so a traced step formats no strings.
+    var dispatchNames: [(name: String, receiver: String)] = []
 
     static func make(_ graph: Graph, key: StructuralHash, engine: Engine) async throws -> EnginePlan {
         let descriptors = engine.descriptors
@@ -127,10 +130,14 @@ struct EnginePlan: Sendable {
                 try await remote.connect(op, edges: e)
             }
         }
-        return EnginePlan(
+        var plan = EnginePlan(
             prepared: prepared, nodeOf: nodeOf, schedulingNode: schedulingNode, operators: ops,
             processOf: nodeOf.map { processOfNode[$0.rawValue] }, sourceConsumers: sourceConsumers, producerOf: producerOf,
             crossProcessValues: crossProcessValues)
+        if engine.tracer.isEnabled {
+            plan.dispatchNames = nodeOf.indices.map { ("fire \(graph[node: nodeOf[$0]].op.label)", ops[$0].id.description) }
+        }
+        return plan
     }
 }
 
@@ -200,9 +207,10 @@ extension EnginePlan {
         @Sendable func fire(_ op: OperatorActor, node: Int, device: Int) async throws -> Event {
             let start = ContinuousClock.now
             var flow: UInt64 = 0
-            if let engineTrack {
+            if let engineTrack, node < dispatchNames.count {
                 let f = RuntimeTracing.nextFlow(rank: UInt32(local))
-                engineTrack.flow(.send, f, name: "fire \(graph[node: nodeOf[node]].op.label)", category: .scheduler, arguments: ["to": .string(op.id.description), "device": .int(Int64(device))])
+                let (name, receiver) = dispatchNames[node]
+                engineTrack.flow(.send, f, name: name, category: .scheduler, arguments: ["to": .string(receiver), "device": .int(Int64(device))])
                 flow = f.rawValue
             }
             do {

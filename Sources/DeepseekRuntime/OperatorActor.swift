@@ -38,6 +38,9 @@ public distributed actor OperatorActor: WireCodable {
     private var edges: [OperatorEdge] = []
     /// Whether some consumer lives in another process, so outputs are kept until pushed.
     private var keepsOutputs = false
+    /// This operator's row on a timeline and its consumers' addresses as text, made on the first
+    /// traced firing so later ones format no strings.
+    private var traceRow: (track: TraceTrack, consumers: [String])?
 
     init(node: GraphNodeID, op: GraphOp, arity: Int, process: Int, devices: [Int: DeviceActor], resultOutputs: Set<Int>, actorSystem: DeepseekActorSystem) {
         self.node = node
@@ -83,15 +86,22 @@ public distributed actor OperatorActor: WireCodable {
         let arguments = args
         let op = self.op
         let tracer = actorSystem.settings.tracer
-        let traced = tracer.isEnabled ? tracer.on(RuntimeTracing.track(id, name: "OperatorActor \(op.label)#\(node.rawValue)")) : nil
+        var traced: Tracer?
+        var consumerNames: [String] = []
+        if tracer.isEnabled {
+            let row = traceRow ?? (RuntimeTracing.track(id, name: "OperatorActor \(op.label)#\(node.rawValue)"), edges.map { $0.consumer.id.description })
+            traceRow = row
+            traced = tracer.on(row.track)
+            consumerNames = row.consumers
+        }
         if let traced {
             // The dispatch and every input handed over in this process end here.
             if flow != 0 { traced.flow(.handlerBegin, FlowID(rawValue: flow), name: "fire", category: .runtime) }
             // An input's hand-over ends in an instant-like handler inside the firing, so every
             // handler span closes and the arrow lands where the input was used.
             for (i, f) in inputFlows.enumerated() where f != 0 {
-                traced.flow(.handlerBegin, FlowID(rawValue: f), name: "input \(i)", category: .runtime)
-                traced.flow(.handlerEnd, FlowID(rawValue: f), name: "input \(i)", category: .runtime)
+                traced.flow(.handlerBegin, FlowID(rawValue: f), name: "input", category: .runtime)
+                traced.flow(.handlerEnd, FlowID(rawValue: f), name: "input", category: .runtime)
                 inputFlows[i] = 0
             }
         }
@@ -100,11 +110,11 @@ public distributed actor OperatorActor: WireCodable {
         guard let results else { throw RuntimeError(.placement, "device \(device) of \(node) is not local to process \(process)") }
         for i in inputs.indices { inputs[i] = nil }
         if keepsOutputs { outputs = results }
-        for e in edges where e.process == process {
+        for (index, e) in edges.enumerated() where e.process == process {
             let handOver: UInt64
             if let traced {
                 let f = RuntimeTracing.nextFlow(rank: actorSystem.node.rank)
-                traced.flow(.send, f, name: "output \(e.output)", category: .runtime, arguments: ["to": .string(e.consumer.id.description)])
+                traced.flow(.send, f, name: "output", category: .runtime, arguments: ["to": .string(consumerNames[index])])
                 handOver = f.rawValue
             } else {
                 handOver = 0

@@ -48,7 +48,9 @@ public struct TraceIndex: Sendable {
         public var declaredReceiver: String?
 
         /// The track that received or handled the message, if any step says so.
-        public var receiver: Int? { receive?.track ?? handlerBegin?.track ?? handlerEnd?.track }
+        /// The track of the actor that handles the message: its handler's row when it started
+        /// (a transport may record the receive on a row of its own), else the receive's row.
+        public var receiver: Int? { handlerBegin?.track ?? handlerEnd?.track ?? receive?.track }
 
         public static func == (a: Message, b: Message) -> Bool { a.id == b.id }
         public func hash(into hasher: inout Hasher) { hasher.combine(id) }
