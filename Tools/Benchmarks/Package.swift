@@ -14,7 +14,7 @@ let package = Package(
         // directly on the OpenBLAS library the CPU backend uses.
         .target(
             name: "CBenchBaselines",
-            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread"), .linkedLibrary("uring")]
         ),
         .executableTarget(
             name: "deepseek-bench",
@@ -29,6 +29,11 @@ let package = Package(
                 .product(name: "DeepseekRuntime", package: "Deepseek"),
                 .product(name: "DeepseekNN", package: "Deepseek"),
                 .product(name: "DeepseekTraining", package: "Deepseek"),
+                .product(name: "DeepseekStorage", package: "Deepseek"),
+                .product(name: "DeepseekModels", package: "Deepseek"),
+                .product(name: "DeepseekTracing", package: "Deepseek"),
+                .product(name: "DeepseekTraceExport", package: "Deepseek"),
+                .product(name: "DeepseekSimulation", package: "Deepseek"),
             ],
             swiftSettings: [
                 .enableUpcomingFeature("MemberImportVisibility"),

@@ -52,6 +52,127 @@ def training_cases(torch):
     ]
 
 
+def minilm_encoder(torch, layers=6, hidden=384, heads=12, intermediate=1536, vocab=30522, positions=512):
+    """The `models` group's model: a BERT encoder with mean pooling and L2 normalisation, written as
+    Hugging Face's BertModel computes it (post-norm layers, exact GELU, scaled_dot_product_attention
+    with an additive padding mask). Parameter names follow BertModel, so a model.safetensors loads
+    into it with load_state_dict (see minilm_reference.py)."""
+    nn = torch.nn
+    F = nn.functional
+
+    class Layer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.query, self.key, self.value = (nn.Linear(hidden, hidden) for _ in range(3))
+            self.attention_dense = nn.Linear(hidden, hidden)
+            self.attention_norm = nn.LayerNorm(hidden, eps=1e-12)
+            self.intermediate = nn.Linear(hidden, intermediate)
+            self.output = nn.Linear(intermediate, hidden)
+            self.output_norm = nn.LayerNorm(hidden, eps=1e-12)
+
+        def forward(self, x, bias):
+            b, t, _ = x.shape
+            split = lambda y: y.view(b, t, heads, hidden // heads).transpose(1, 2)
+            context = F.scaled_dot_product_attention(split(self.query(x)), split(self.key(x)), split(self.value(x)), attn_mask=bias)
+            h = self.attention_norm(self.attention_dense(context.transpose(1, 2).reshape(b, t, hidden)) + x)
+            return self.output_norm(self.output(F.gelu(self.intermediate(h))) + h)
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.words = nn.Embedding(vocab, hidden)
+            self.positions = nn.Embedding(positions, hidden)
+            self.types = nn.Embedding(2, hidden)
+            self.norm = nn.LayerNorm(hidden, eps=1e-12)
+            self.layers = nn.ModuleList(Layer() for _ in range(layers))
+
+        def forward(self, ids, mask):
+            t = ids.shape[1]
+            x = self.norm(self.words(ids) + self.types.weight[0] + self.positions.weight[:t])
+            bias = ((mask - 1.0) * 1e9)[:, None, None, :]
+            for layer in self.layers:
+                x = layer(x, bias)
+            pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)
+            return F.normalize(pooled, dim=-1)
+
+    return Encoder().eval()
+
+
+def minilm_state_dict(tensors, layers=6):
+    """Renames BertModel tensors (from model.safetensors) to minilm_encoder's parameter names."""
+    state = {
+        "words.weight": tensors["embeddings.word_embeddings.weight"],
+        "positions.weight": tensors["embeddings.position_embeddings.weight"],
+        "types.weight": tensors["embeddings.token_type_embeddings.weight"],
+        "norm.weight": tensors["embeddings.LayerNorm.weight"],
+        "norm.bias": tensors["embeddings.LayerNorm.bias"],
+    }
+    names = {
+        "query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
+        "attention_dense": "attention.output.dense", "attention_norm": "attention.output.LayerNorm",
+        "intermediate": "intermediate.dense", "output": "output.dense", "output_norm": "output.LayerNorm",
+    }
+    for i in range(layers):
+        for ours, theirs in names.items():
+            for kind in ("weight", "bias"):
+                state[f"layers.{i}.{ours}.{kind}"] = tensors[f"encoder.layer.{i}.{theirs}.{kind}"]
+    return state
+
+
+def models_cases(torch, args, min_sample, record):
+    """The `models` group: all-MiniLM-L6-v2-sized sentence embeddings, batch 32 × 128 tokens (random
+    weights and ids: the time does not depend on the values)."""
+    threads = max(parse_ints(args.threads))
+    torch.set_num_threads(threads)
+    model = minilm_encoder(torch)
+    ids = torch.randint(1000, 30000, (32, 128))
+    mask = torch.ones(32, 128)
+    seconds, samples = measure(lambda: model(ids, mask), max(args.repetitions, 7), min_sample)
+    record("models", "MiniLM-L6 sentence embeddings, batch 32, seq 128", threads, seconds, samples,
+           embeddings_per_second=32 / seconds)
+
+
+def resnet50(torch):
+    """torchvision's ResNet-50 (v1.5: the stride on the 3x3 convolution) written with torch.nn, since
+    torchvision is not installed here: 25,557,032 parameters, the same layers as ModelZoo's resnet50."""
+    nn = torch.nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self, inputs, width, stride):
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(inputs, width, 1, bias=False), nn.BatchNorm2d(width)
+            self.conv2, self.bn2 = nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width)
+            self.conv3, self.bn3 = nn.Conv2d(width, 4 * width, 1, bias=False), nn.BatchNorm2d(4 * width)
+            self.downsample = None
+            if stride != 1 or inputs != 4 * width:
+                self.downsample = nn.Sequential(nn.Conv2d(inputs, 4 * width, 1, stride, bias=False), nn.BatchNorm2d(4 * width))
+
+        def forward(self, x):
+            h = torch.relu(self.bn1(self.conv1(x)))
+            h = torch.relu(self.bn2(self.conv2(h)))
+            h = self.bn3(self.conv3(h))
+            return torch.relu(h + (x if self.downsample is None else self.downsample(x)))
+
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    inputs = 64
+    for stage, blocks in enumerate([3, 4, 6, 3]):
+        for block in range(blocks):
+            layers.append(Bottleneck(inputs, 64 << stage, 2 if stage > 0 and block == 0 else 1))
+            inputs = 4 * (64 << stage)
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
+    return nn.Sequential(*layers).eval()
+
+
+def vision_cases(torch, args, record):
+    """The `vision` group: ResNet-50 inference, batch 8 at 224x224, per thread count."""
+    model = resnet50(torch)
+    x = torch.rand(8, 3, 224, 224)
+    for threads in parse_ints(args.threads):
+        torch.set_num_threads(threads)
+        seconds, samples = measure(lambda: model(x), args.repetitions, 0.0)
+        record("vision", "ResNet-50 inference, batch 8, 224x224", threads, seconds, samples, images_per_second=8 / seconds)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", default="sgemm,conv2d,elementwise")
@@ -109,6 +230,14 @@ def main():
                 for name, body, streams in cases:
                     seconds, samples = measure(body, args.repetitions, min_sample)
                     record("elementwise", name, threads, seconds, samples, gbps=streams * mib64 / seconds / 1e9)
+
+    if "models" in groups:
+        with torch.inference_mode():
+            models_cases(torch, args, min_sample, record)
+
+    if "vision" in groups:
+        with torch.inference_mode():
+            vision_cases(torch, args, record)
 
     if "training" in groups:
         torch.set_num_threads(max(parse_ints(args.threads)))

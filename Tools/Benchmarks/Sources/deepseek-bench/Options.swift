@@ -11,6 +11,12 @@ enum Group: String, CaseIterable, Sendable {
     case pipelined
     case engine
     case training
+    case storage
+    case models
+    case tracing
+    case vision
+    case collectives
+    case simulation
 }
 
 /// Command-line options of `deepseek-bench`.
@@ -43,10 +49,16 @@ struct Options: Sendable {
           engine         graph engine: dispatch per empty op, MLP forward+backward vs the same kernels in
                          sequence, planning a 10,000-node graph and a plan-cache hit, CPU+OpenCL branches
           training       training steps (MLP, LeNet-5, a Transformer encoder layer) vs the same steps in PyTorch
+          models         MiniLM-L6 sentence embeddings, batch 32 × 128 tokens, vs the same model in PyTorch
+          vision         ResNet-50 inference, batch 8 at 224×224, vs the same network in PyTorch
           actor-call     local distributed-actor call vs a plain actor method call
           remote-call    distributed call round trip over URingTransport (loopback TCP) vs C ping-pong
           stream         1 MiB and 64 MiB tensors between two nodes vs a C socket stream
           pipelined      64 concurrent remote callers vs a C client with 64 requests in flight
+          storage        SSD tier: 1 GiB sequential read/write, random 64 KiB reads vs a raw C io_uring loop
+          collectives    ring all-reduce of 1/16/64 MiB among 4 nodes (io_uring loopback) vs point-to-point throughput
+          simulation     cluster simulator: message events/s, GPT-3 175B iteration on 1024 simulated GPUs
+          tracing        RingBufferRecorder vs a preallocated array; JSON/protobuf export of 1M messages
           all            every group above
 
         options:

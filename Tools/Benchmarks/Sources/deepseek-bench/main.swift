@@ -69,6 +69,17 @@ do {
             var baseline = pytorch
             report = try await runTraining(options, pytorch: &baseline)
             pytorch = baseline
+        case .storage:
+            report = try await runStorage(options)
+        case .collectives:
+            report = try await runCollectives(options)
+        case .models:
+            report = try runModels(options, pytorch: &pytorch)
+        case .vision: report = try runVision(options, pytorch: &pytorch)
+        case .tracing:
+            report = try runTracing(options)
+            try await appendTracingOverhead(options, to: &report)
+        case .simulation: report = try runSimulation(options)
         }
         if let other = load.fraction() {
             report.otherLoad = other

@@ -82,6 +82,16 @@ double cbench_tcp_pipelined(int64_t messages, size_t bytes, int window);
 /// Returns total seconds, or -1.
 double cbench_tcp_stream(int64_t messages, size_t bytes);
 
+// MARK: File I/O through io_uring (the SSD tier's baseline)
+
+/// Writes (`write` = 1) or reads `count` requests of `request_bytes` each at the byte offsets in
+/// `offsets`, on `path` (opened with O_DIRECT when `direct` is 1; created and sized when
+/// writing), keeping up to `queue_depth` requests in flight from registered, 4096-aligned buffers
+/// (READ_FIXED / WRITE_FIXED). Returns the seconds taken (open and close excluded), or a negative
+/// errno. With O_DIRECT a completed write is on the device, so no fsync is timed.
+double cbench_uring_file_io(const char *path, int write, int direct, const uint64_t *offsets, int count,
+                            uint32_t request_bytes, int queue_depth);
+
 #ifdef __cplusplus
 }
 #endif
