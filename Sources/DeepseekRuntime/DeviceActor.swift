@@ -45,11 +45,14 @@ public distributed actor DeviceActor: WireCodable {
     private var nodesRun = 0
     /// The device's row on a timeline, made on the first traced kernel.
     private var traceTrack: TraceTrack?
+    /// The actor system's tracer, read once: the settings are a large value to copy per kernel.
+    private let tracer: Tracer
 
     /// A device running kernels on `backend`, of `kind`, in this process.
     public init(backend: any KernelBackend, kind: DeviceKind, name: String? = nil, actorSystem: DeepseekActorSystem) {
         self.backend = backend
         self.descriptor = DeviceDescriptor(kind: kind, name: name ?? backend.name, process: Int(actorSystem.node.rank))
+        self.tracer = actorSystem.settings.tracer
         self.actorSystem = actorSystem
     }
 
@@ -68,7 +71,7 @@ public distributed actor DeviceActor: WireCodable {
     /// Runs `op` on `inputs` with this device's backend (local callers only: tensors stay in memory).
     public func execute(_ op: GraphOp, _ inputs: [Tensor], arena: ArenaSlot? = nil) throws -> [Tensor] {
         let start = ContinuousClock.now
-        let tracer = actorSystem.settings.tracer
+        let tracer = self.tracer
         let traceStart = tracer.isEnabled ? tracer.clock.now() : Instant(nanoseconds: 0)
         defer {
             busy += ContinuousClock.now - start

@@ -41,6 +41,8 @@ public distributed actor OperatorActor: WireCodable {
     /// This operator's row on a timeline and its consumers' addresses as text, made on the first
     /// traced firing so later ones format no strings.
     private var traceRow: (track: TraceTrack, consumers: [String])?
+    /// The actor system's tracer, read once: the settings are a large value to copy per firing.
+    private let tracer: Tracer
 
     init(node: GraphNodeID, op: GraphOp, arity: Int, process: Int, devices: [Int: DeviceActor], resultOutputs: Set<Int>, actorSystem: DeepseekActorSystem) {
         self.node = node
@@ -50,6 +52,7 @@ public distributed actor OperatorActor: WireCodable {
         self.resultOutputs = resultOutputs
         self.inputs = Array(repeating: nil, count: arity)
         self.inputFlows = Array(repeating: 0, count: arity)
+        self.tracer = actorSystem.settings.tracer
         self.actorSystem = actorSystem
     }
 
@@ -85,7 +88,7 @@ public distributed actor OperatorActor: WireCodable {
         }
         let arguments = args
         let op = self.op
-        let tracer = actorSystem.settings.tracer
+        let tracer = self.tracer
         var traced: Tracer?
         var consumerNames: [String] = []
         if tracer.isEnabled {
