@@ -97,3 +97,61 @@ struct NetworkNamespaceTests {
         #expect(log(2).contains("is gone"), "the cut-off node should notice too:\n\(log(2))")
     }
 }
+
+extension NetworkNamespaceTests {
+    /// Four `deepseek train` ranks, each in its own network namespace (veth pairs on a bridge),
+    /// placed by torchrun-style variables, end with the same parameters as four ranks on loopback.
+    @Test(.timeLimit(.minutes(3)))
+    func fourRanksInSeparateNamespacesTrainLikeFourOnLoopback() async throws {
+        let ip = ipCommand!
+        let binary = try #require(deepseekBinary)
+        let tag = "dt\(getpid() % 100_000)"
+        let bridge = "\(tag)b"
+        let spaces = (0..<4).map { "\(tag)n\($0)" }
+        let subnet = "10.\(130 + getpid() % 50).\(getpid() % 200)"
+        defer { for ns in spaces + [bridge] { shell("\(ip) netns del \(ns)") } }
+        var setup = ["\(ip) netns add \(bridge)", "\(ip) -n \(bridge) link add br0 type bridge", "\(ip) -n \(bridge) link set br0 up"]
+        for (i, ns) in spaces.enumerated() {
+            setup += [
+                "\(ip) netns add \(ns)", "\(ip) -n \(ns) link add eth0 type veth peer name p\(i) netns \(bridge)",
+                "\(ip) -n \(bridge) link set p\(i) master br0", "\(ip) -n \(bridge) link set p\(i) up",
+                "\(ip) -n \(ns) addr add \(subnet).\(i + 1)/24 dev eth0", "\(ip) -n \(ns) link set eth0 up", "\(ip) -n \(ns) link set lo up",
+            ]
+        }
+        for command in setup { try #require(shell(command) == 0, "setup failed: \(command)") }
+
+        let data = try TrainClusterTests.dataset("netns-train")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let arguments = TrainClusterTests.common(data) + ["--epochs", "2"]
+        let loopback = runProcess(binary, arguments + ["--nodes", "4"], timeout: 150)
+        #expect(loopback.exitCode == 0, "\(loopback.stdout)\n\(loopback.stderr)")
+        let expected = TrainClusterTests.checksums(loopback.stdout)
+        #expect(expected.count == 4 && Set(expected.values).count == 1, "\(expected)")
+
+        let logs = (0..<4).map { data.appendingPathComponent("rank\($0).log").path }
+        var ranks: [Process] = []
+        for (rank, ns) in spaces.enumerated() {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "exec \(ip) netns exec \(ns) \(binary) \(arguments.joined(separator: " ")) > \(logs[rank]) 2>&1"]
+            p.environment = [
+                "RANK": "\(rank)", "WORLD_SIZE": "4", "MASTER_ADDR": "\(subnet).1", "MASTER_PORT": "29500",
+                "DEEPSEEK_CLUSTER_SECRET": "netns-train-\(tag)", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            ]
+            try p.run()
+            ranks.append(p)
+        }
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ranks.contains(where: \.isRunning) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        for p in ranks where p.isRunning { p.terminate() }
+        var sums: [Int: String] = [:]
+        for (rank, p) in ranks.enumerated() {
+            p.waitUntilExit()
+            let log = (try? String(contentsOfFile: logs[rank], encoding: .utf8)) ?? ""
+            #expect(p.terminationStatus == 0, "rank \(rank):\n\(log)")
+            sums.merge(TrainClusterTests.checksums(log)) { a, _ in a }
+        }
+        #expect(sums.count == 4, "\(sums)")
+        #expect(Set(sums.values) == Set(expected.values), "namespaces \(sums), loopback \(expected)")
+    }
+}
