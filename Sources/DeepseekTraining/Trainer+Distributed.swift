@@ -30,6 +30,8 @@ extension Trainer {
         guard n > 0 else {
             throw DatasetError(.invalidArgument, "Trainer: a batch of \(batch.images.shape[0]) leaves rank \(d.rank) of \(d.worldSize) no examples; use a batch size that is a multiple of the number of ranks")
         }
+        let clock = ContinuousClock()
+        let computeStart = clock.now
         if d.settings.stage == .three { try await d.gatherParameters() }
         let (graph, names) = try trainingGraph(batch: n)
         let result = try await engine.run(
@@ -48,10 +50,14 @@ extension Trainer {
             gradients = unscaled.gradients
         }
         // The mean loss over the ranks travels while the gradients are reduced.
+        let syncStart = clock.now
         let tag = await d.communicator.nextTag()
         async let losses = d.communicator.allReduce([Float(loss)], tag: tag)
         try await d.step(gradients: gradients)
         let mean = Double(try await losses[0]) / Double(d.worldSize)
+        let end = clock.now
+        distributedSeconds.compute += (syncStart - computeStart).inSeconds
+        distributedSeconds.synchronization += (end - syncStart).inSeconds
         globalStep += 1
         return (mean, nil, result.report.planCacheHit)
     }

@@ -137,6 +137,9 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
     /// is shared among the ranks, and checkpoints hold the consolidated optimizer state (see
     /// `Trainer+Distributed.swift`). Every rank must run the same trainer settings.
     public var distributed: DistributedOptimizer?
+    /// Seconds this rank spent computing (forward and backward) and synchronising (the gradient
+    /// reduction and the update, waiting for the other ranks) in distributed steps so far.
+    public internal(set) var distributedSeconds: (compute: Double, synchronization: Double) = (0, 0)
 
     public init(model: any Module, optimizer: Opt, engine: Engine, settings: TrainerSettings = TrainerSettings()) {
         self.model = model

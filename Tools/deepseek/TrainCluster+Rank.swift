@@ -165,15 +165,18 @@ extension TrainCommand {
         let local = halves(traffic.bytesSent) + halves(traffic.messagesSent) + halves(transportBytes)
         let sums = try await c.communicator.allReduce(local, tag: await c.communicator.nextTag())
         let total = stride(from: 0, to: sums.count, by: 2).map { Int(sums[$0]) << 20 + Int(sums[$0 + 1]) }
+        let (compute, synchronization) = trainer.distributedSeconds
+        let share = compute + synchronization > 0 ? synchronization / (compute + synchronization) : 0
         guard r == 0, let last = trainer.history.last else { return }
         Self.emit("final test accuracy: \(Double(Int(last.testAccuracy * 10000)) / 100)%")
+        Self.emit("rank 0: \(Int((share * 1000).rounded()) / 10)% of step time in gradient synchronisation (\(Int(synchronization * 1000)) of \(Int((compute + synchronization) * 1000)) ms)")
         Self.emit("sent by all ranks: \(total[0]) bytes in \(total[1]) collective messages (\(total[2]) bytes on the wire)")
         if let metricsJSON {
             var metrics: [(key: String, value: Double)] = [
                 ("test_accuracy", last.testAccuracy), ("test_loss", last.testLoss), ("train_loss", last.meanLoss), ("epochs", Double(trainer.completedEpochs)),
                 ("samples_per_second", Self.samplesPerSecond(reports, batchSize: batchSize)), ("wall_seconds", (ContinuousClock.now - c.wallStart).inSeconds),
                 ("world_size", Double(n)), ("zero_stage", Double(zeroStage)), ("bytes_sent", Double(total[0])), ("messages_sent", Double(total[1])),
-                ("transport_bytes_sent", Double(total[2])), ("memory_bytes", Double(memory.total)),
+                ("transport_bytes_sent", Double(total[2])), ("memory_bytes", Double(memory.total)), ("communication_share", share),
                 ("memory_model_parameter_bytes", Double(memory.modelParameterBytes)), ("memory_shard_parameter_bytes", Double(memory.shardParameterBytes)),
                 ("memory_gradient_bytes", Double(memory.gradientBytes)), ("memory_bucket_bytes", Double(memory.bucketBytes)),
                 ("memory_optimizer_state_bytes", Double(memory.optimizerStateBytes)), ("memory_compression_bytes", Double(memory.compressionBytes)),
