@@ -63,7 +63,9 @@ enum NodeNetworking {
         while true {
             do {
                 return try await body()
-            } catch let error as ActorSystemError where error.code == .nodeUnreachable && clock.now < deadline {
+            } catch let error as ActorSystemError where (error.code == .nodeUnreachable || error.code == .deadActor) && clock.now < deadline {
+                // deadActor: the coordinator's process is up but has not created its rendezvous
+                // actor yet (it listens from the moment its actor system starts).
                 attempt += 1
                 if attempt == 1 || attempt % 10 == 0 { say("waiting for the coordinator: \(error.message)") }
                 try await Task.sleep(for: delay)
