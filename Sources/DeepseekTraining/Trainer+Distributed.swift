@@ -33,14 +33,9 @@ extension Trainer {
         let clock = ContinuousClock()
         let computeStart = clock.now
         if d.settings.stage == .three { try await d.gatherParameters() }
-        let (graph, names) = try trainingGraph(batch: n)
-        let result = try await engine.run(
-            graph, GraphFeeds(inputs: ["x": share.images.reshaped(Shape([n] + settings.inputShape)), "labels": share.labels], parameters: model.parameterValues))
+        let (loss, computed, report) = try await forwardBackward(share)
         if d.settings.stage == .three { await d.releaseParameters() }
-        let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
-        var gradients: [String: Tensor] = [:]
-        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
-        for (name, g) in zip(names, result.outputs.dropFirst()) where trainable.contains(name) { gradients[name] = g }
+        var gradients = computed
         if settings.precision != .fp32 {
             let unscaled = try UnscaledGradients(gradients, scale: 1)
             guard unscaled.isFinite else {
@@ -59,7 +54,7 @@ extension Trainer {
         distributedSeconds.compute += (syncStart - computeStart).inSeconds
         distributedSeconds.synchronization += (end - syncStart).inSeconds
         globalStep += 1
-        return (mean, nil, result.report.planCacheHit)
+        return (mean, nil, report.planCacheHit)
     }
 
     /// Rows `r·b/n ..< (r+1)·b/n` of `batch`.

@@ -223,15 +223,9 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
         if let offload { return try await trainStep(batch, offload: offload) }
         if let distributed { return try await trainStep(batch, distributed: distributed) }
         if let schedule = settings.learningRate { optimizer.learningRate = schedule(globalStep) }
-        let n = batch.images.shape[0]
         let scale = lossScaler?.scale ?? 1
-        let (graph, names) = try trainingGraph(batch: n, lossScale: scale)
-        let result = try await engine.run(
-            graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues))
-        let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
-        var gradients: [String: Tensor] = [:]
-        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
-        for (name, g) in zip(names, result.outputs.dropFirst()) where trainable.contains(name) { gradients[name] = g }
+        let (loss, computed, report) = try await forwardBackward(batch, lossScale: scale)
+        var gradients = computed
         if settings.precision != .fp32 {
             // Unscale in float32, skip the step on overflow, and let the switch see the magnitudes.
             let unscaled = try UnscaledGradients(gradients, scale: scale)
@@ -241,7 +235,7 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
                 if decision == .skip {
                     skippedSteps += 1
                     globalStep += 1
-                    return (loss, nil, result.report.planCacheHit)
+                    return (loss, nil, report.planCacheHit)
                 }
             } else if !unscaled.isFinite {
                 throw DatasetError(.invalidArgument, "Trainer: non-finite gradients for \(unscaled.nonFinite.prefix(3).joined(separator: ", ")) at step \(globalStep) (\(settings.precision)); lower the learning rate or use fp16 with loss scaling")
@@ -255,7 +249,21 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
         }
         try optimizer.step(model.parameters, gradients: gradients)
         globalStep += 1
-        return (loss, norm, result.report.planCacheHit)
+        return (loss, norm, report.planCacheHit)
+    }
+
+    /// Runs forward and backward on `batch` through the engine: the loss, the gradient of every
+    /// trainable parameter (scaled by `lossScale`), and the engine's report.
+    func forwardBackward(_ batch: MiniBatch, lossScale: Double = 1) async throws -> (loss: Double, gradients: [String: Tensor], report: EngineReport) {
+        let n = batch.images.shape[0]
+        let (graph, names) = try trainingGraph(batch: n, lossScale: lossScale)
+        let result = try await engine.run(
+            graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues))
+        let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
+        var gradients: [String: Tensor] = [:]
+        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
+        for (name, g) in zip(names, result.outputs.dropFirst()) where trainable.contains(name) { gradients[name] = g }
+        return (loss, gradients, result.report)
     }
 
     /// The forward-and-backward graph for a batch of `n`, differentiated once per structure.

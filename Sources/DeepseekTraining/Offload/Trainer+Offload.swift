@@ -12,21 +12,15 @@ extension Trainer {
     ///   graph from its plan cache.
     public func trainStep(_ batch: MiniBatch, offload: TrainingOffload) async throws -> (loss: Double, gradientNorm: Double?, planCacheHit: Bool) {
         if let schedule = settings.learningRate { optimizer.learningRate = schedule(globalStep) }
-        let n = batch.images.shape[0]
-        let (graph, names) = try trainingGraph(batch: n)
         try await offload.materialize(into: model)
-        let result = try await engine.run(
-            graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues))
-        let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
-        var gradients: [String: Tensor] = [:]
-        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
-        for (name, g) in zip(names, result.outputs.dropFirst()) where trainable.contains(name) { gradients[name] = g }
+        let (loss, computed, report) = try await forwardBackward(batch)
+        var gradients = computed
         var norm: Double?
         if let maxNorm = settings.gradientClipNorm {
             (gradients, norm) = try clipGradients(gradients, maxNorm: maxNorm)
         }
         try await offload.update(optimizer, model: model, gradients: gradients)
         globalStep += 1
-        return (loss, norm, result.report.planCacheHit)
+        return (loss, norm, report.planCacheHit)
     }
 }
