@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Four `deepseek node` processes on loopback form a cluster, exchange tensors and calls, and
@@ -127,10 +128,19 @@ extension NodeClusterTests {
             ["node", "--rank", "0", "--world-size", "1", "--coordinator", "127.0.0.1:\(port)", "--exchange-bytes", "4096", "--serve", "3"],
             environment: ["DEEPSEEK_CLUSTER_SECRET": "usr1-\(port)"])
         // Wait until the node serves (its handler is installed before the rendezvous).
-        try await Task.sleep(for: .seconds(1.5))
+        let seen = Mutex("")
+        node.output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            seen.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !seen.withLock({ $0.contains("cluster ready") }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         kill(node.process.processIdentifier, SIGUSR1)
         node.process.waitUntilExit()
-        let out = String(decoding: node.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        node.output.fileHandleForReading.readabilityHandler = nil
+        let out = seen.withLock { $0 } + String(decoding: node.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(node.process.terminationStatus == 0, "\(out)")
         #expect(out.contains("SIGUSR1: node0: no pending calls"), "\(out)")
         #expect(out.contains("done"), "\(out)")
