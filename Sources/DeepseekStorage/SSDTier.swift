@@ -15,9 +15,10 @@ public struct SSDTierSettings: Sendable {
     /// Bypass the page cache with O_DIRECT where the file system allows it (tmpfs does not: the
     /// tier then uses buffered I/O and says so in `usesDirectIO`).
     public var directIO: Bool
-    /// Bytes per staging buffer: one request moves at most this much.
+    /// Bytes per staging buffer; one request moves at most this much.
     public var bufferBytes: Int
-    /// Staging buffers, i.e. the most requests in flight at once.
+    /// The most requests in flight at once, and the staging buffers for those that need one
+    /// (memory that is not 4096-aligned, a last partial block).
     public var buffers: Int
     /// The most bytes the data file may hold (`nil`: as much as the disk has).
     public var capacityBytes: Int?
@@ -37,9 +38,12 @@ public struct SSDTierSettings: Sendable {
 /// place to spill to, not a database: the file is anonymous and its contents end with the
 /// tier. Checkpoints, which must outlive the process, are `TensorCheckpointFile`s.
 ///
-/// A batch (`store` or `load` of many keys) goes to the kernel together: pieces of up to
-/// `bufferBytes` in registered, aligned buffers, up to `buffers` requests in flight. The actor
-/// runs on an I/O thread of its own, so waiting for the disk never blocks the cooperative pool.
+/// A batch (`store` or `load` of many keys) goes to the kernel together: requests of up to
+/// `bufferBytes`, up to `buffers` of them in flight. Loads land in place in 4096-aligned
+/// storage (`AlignedTensors`); stores of such tensors are written in place too, others go
+/// through registered, aligned staging buffers. The file grows by preallocated chunks, so
+/// direct writes never extend it one request at a time. The actor runs on an I/O thread of its
+/// own, so waiting for the disk never blocks the cooperative pool.
 ///
 /// ```swift
 /// let ssd = try SSDTier(SSDTierSettings(directory: "/var/tmp"))
@@ -59,6 +63,8 @@ public actor SSDTier: StorageTier {
     private var allocator: ExtentAllocator
     private var index: [StorageKey: Entry] = [:]
     private var used = 0
+    /// Bytes of the file preallocated (direct I/O only).
+    private var reserved = 0
 
     struct Entry {
         var offset: Int
@@ -114,7 +120,7 @@ public actor SSDTier: StorageTier {
     /// The ring, set up on first use on this actor's thread (a single-issuer ring belongs to the
     /// thread that submits to it).
     private func fileRing() throws(StorageError) -> FileRing {
-        if let ring { return ring }
+        if let ring, !ring.isBroken { return ring }
         let made = try FileRing(
             queueDepth: settings.buffers, slotSize: settings.bufferBytes, slotCount: settings.buffers, alignment: allocator.alignment)
         ring = made
@@ -144,7 +150,10 @@ public actor SSDTier: StorageTier {
         // Writes go to fresh extents, so a failed batch leaves every old value readable.
         defer { withExtendedLifetime(sources) {} }
         do {
-            try fileRing().run(transfers, write: true, fd: fd, direct: usesDirectIO, path: settings.directory)
+            // Space runs out at the first tensor past what the file holds now.
+            let first = placed.first { $0.1.offset + $0.1.length > reserved }?.0.name
+            try reserve(upTo: allocator.end, tensor: first)
+            try fileRing().run(transfers, write: true, fd: fd, direct: usesDirectIO, path: settings.directory, owners: sources)
         } catch {
             var annotated = error
             annotated.message += " (the tier's file is in \(settings.directory), on \(fileSystem))"
@@ -167,12 +176,13 @@ public actor SSDTier: StorageTier {
         out.reserveCapacity(keys.count)
         for key in keys {
             guard let e = index[key] else { throw MemoryTier.missing(key, in: name) }
-            let t = try TensorBytes.make(dtype: e.dtype, shape: e.shape, key: key) { _ throws(StorageError) in }
+            // Aligned storage with room for the padding: the read lands in place.
+            let t = try AlignedTensors.empty(e.shape, dtype: e.dtype)
             out.append(t)
             let memory = UnsafeMutableRawBufferPointer(start: e.bytes == 0 ? nil : t.storage.baseAddress, count: e.bytes)
-            transfers.append(FileTransfer(fileOffset: e.offset, memory: memory, key: key.name))
+            transfers.append(FileTransfer(fileOffset: e.offset, memory: memory, capacity: allocator.rounded(e.bytes), key: key.name))
         }
-        try fileRing().run(transfers, write: false, fd: fd, direct: usesDirectIO, path: settings.directory)
+        try fileRing().run(transfers, write: false, fd: fd, direct: usesDirectIO, path: settings.directory, owners: out)
         return out
     }
 
@@ -187,6 +197,27 @@ public actor SSDTier: StorageTier {
     public func contains(_ key: StorageKey) -> Bool { index[key] != nil }
     public func storedKeys() -> [StorageKey] { index.keys.sorted() }
     public func usedBytes() -> Int { used }
+
+    /// Preallocates the file up to at least `end` bytes, in chunks of 1/8 of what it holds (at
+    /// least 64 MiB, at most `capacityBytes`). With O_DIRECT a write past the end of the file
+    /// must extend it, which the file system does one request at a time; writes into
+    /// preallocated space proceed in parallel. Buffered files and tmpfs are not preallocated
+    /// (their writes are cheap to extend, and on tmpfs a reservation would take memory).
+    private func reserve(upTo end: Int, tensor: String?) throws(StorageError) {
+        guard usesDirectIO, fileSystem != "tmpfs", end > reserved else { return }
+        var target = max(end, reserved + max(64 << 20, reserved / 8))
+        target = (target + allocator.alignment - 1) / allocator.alignment * allocator.alignment
+        if let capacity = settings.capacityBytes { target = max(end, min(target, capacity)) }
+        var rc = cdskur_file_reserve(fd, UInt64(target))
+        if rc < 0 && target > end {
+            target = end
+            rc = cdskur_file_reserve(fd, UInt64(target))
+        }
+        guard rc >= 0 else {
+            throw StorageError.system(rc, "preallocating \(target) bytes of the tier's file", file: settings.directory, tensor: tensor)
+        }
+        reserved = target
+    }
 
     /// Bytes the data file spans (allocated extents and the holes between them).
     public func fileBytes() -> Int { allocator.end }

@@ -76,12 +76,15 @@ extension TensorCheckpointFile {
         var tensors: [String: Tensor] = [:]
         var transfers: [FileTransfer] = []
         for e in entries {
-            let t = try TensorBytes.make(dtype: e.dtype, shape: e.shape, key: StorageKey(e.name)) { _ throws(StorageError) in }
+            // Aligned storage with room for the region's padding: the read lands in place.
+            let t = try AlignedTensors.empty(e.shape, dtype: e.dtype)
             tensors[e.name] = t
             transfers.append(
-                FileTransfer(fileOffset: e.offset, memory: UnsafeMutableRawBufferPointer(start: e.length == 0 ? nil : t.storage.baseAddress, count: e.length), key: e.name))
+                FileTransfer(
+                    fileOffset: e.offset, memory: UnsafeMutableRawBufferPointer(start: e.length == 0 ? nil : t.storage.baseAddress, count: e.length),
+                    capacity: aligned(e.length), key: e.name))
         }
-        try ring.run(transfers, write: false, fd: fd, direct: direct != 0, path: path)
+        try ring.run(transfers, write: false, fd: fd, direct: direct != 0, path: path, owners: tensors)
         for e in entries {
             let t = tensors[e.name]!
             let hash = XXHash64.hash(UnsafeRawBufferPointer(start: e.length == 0 ? nil : t.storage.baseAddress, count: e.length))

@@ -134,7 +134,7 @@ public enum TensorCheckpointFile {
                     var all = transfers
                     all.append(FileTransfer(fileOffset: 0, memory: h, key: "(header)"))
                     all.append(FileTransfer(fileOffset: indexOffset, memory: i, key: "(index)"))
-                    try ring.run(all, write: true, fd: fd, direct: direct != 0, path: temporary)
+                    try ring.run(all, write: true, fd: fd, direct: direct != 0, path: temporary, owners: sources)
                 }
             }
         }
