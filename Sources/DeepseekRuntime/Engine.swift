@@ -77,16 +77,19 @@ public actor Engine {
 
     /// Runs `graph` with `feeds` and returns its outputs and a report.
     ///
+    /// - Parameter activations: where values that wait long for a consumer in this process
+    ///   (activations saved for the backward pass) are kept meanwhile; `nil`: in the consumers'
+    ///   input slots.
     /// - Throws: `GraphError` for bad feeds; `SchedulingError`/`RuntimeError` when the graph
     ///   cannot be placed (before anything runs); kernel errors name the node that failed.
-    public func run(_ graph: Graph, _ feeds: GraphFeeds) async throws -> EngineResult {
+    public func run(_ graph: Graph, _ feeds: GraphFeeds, activations: (any ActivationParking)? = nil) async throws -> EngineResult {
         let wallStart = ContinuousClock.now
         try graph.validate(feeds)
         let (key, hit) = try await prepare(graph)
         guard let plan = cache.peek(key) else { throw RuntimeError(.placement, "plan for \(key) vanished from the cache") }
         let planned = ContinuousClock.now
         for d in devices { try await d.resetUsage() }
-        let execution = try await plan.execute(graph, feeds, engine: self, recordsTimes: !hit)
+        let execution = try await plan.execute(graph, feeds, engine: self, recordsTimes: !hit, activations: activations)
         let wall = ContinuousClock.now - wallStart
         var usage: [DeviceUsage] = []
         for d in devices { usage.append(try await d.usage()) }

@@ -43,6 +43,10 @@ public distributed actor OperatorActor: WireCodable {
     private var traceRow: (track: TraceTrack, consumers: [String])?
     /// The actor system's tracer, read once: the settings are a large value to copy per firing.
     private let tracer: Tracer
+    /// Where inputs wait instead of `inputs` during a run that parks them (`ActivationParking`),
+    /// and the tickets of the inputs parked there, by slot.
+    var parking: (any ActivationParking)?
+    var parked: [Int: ActivationTicket] = [:]
 
     init(node: GraphNodeID, op: GraphOp, arity: Int, process: Int, devices: [Int: DeviceActor], resultOutputs: Set<Int>, actorSystem: DeepseekActorSystem) {
         self.node = node
@@ -79,6 +83,10 @@ public distributed actor OperatorActor: WireCodable {
     public distributed func fire(device: Int, flow: UInt64 = 0) async throws -> [Tensor?] {
         guard let actor = devices[device] else {
             throw RuntimeError(.placement, "\(node) was sent to device \(device), which is not in process \(process); the plan and the device table disagree")
+        }
+        if let parking, !parked.isEmpty {
+            for (slot, ticket) in parked.sorted(by: { $0.key < $1.key }) { inputs[slot] = try await parking.unpark(ticket, node: node, slot: slot) }
+            parked.removeAll()
         }
         var args: [Tensor] = []
         args.reserveCapacity(inputs.count)
@@ -126,6 +134,7 @@ public distributed actor OperatorActor: WireCodable {
                 try await e.consumer.deliver(slot: e.slot, tensor: results[e.output])
             }
         }
+        if let parking { try await parking.settle(after: node) }
         if resultOutputs.isEmpty { return [] }
         var returned = [Tensor?](repeating: nil, count: results.count)
         for i in resultOutputs where i < results.count { returned[i] = results[i] }
@@ -133,7 +142,7 @@ public distributed actor OperatorActor: WireCodable {
     }
 
     func accept(_ slot: Int, _ tensor: Tensor, flow: UInt64 = 0) {
-        inputs[slot] = tensor
+        if let parking, let ticket = parking.park(tensor, node: node, slot: slot) { parked[slot] = ticket } else { inputs[slot] = tensor }
         inputFlows[slot] = flow
     }
 

@@ -16,8 +16,10 @@ import DeepseekTensor
 ///
 /// Between steps, memory holds at most `memoryBudgetBytes` of parameters and optimizer state;
 /// the rest is on the SSD. While the forward and backward pass runs, the full parameter set is
-/// in memory in addition (the engine's feeds) — that transient working set, and the activations
-/// the engine keeps for the backward pass, are outside the budget.
+/// in memory in addition (the engine's feeds). The activations the engine keeps for the
+/// backward pass go through an `ActivationSpiller`: beyond `activationBudgetBytes` the ones
+/// needed last are written to the same SSD tier and read back, in the order the backward pass
+/// needs them, before it asks for them.
 ///
 /// ```swift
 /// let offload = try await TrainingOffload(trainer: trainer, memoryBudgetBytes: 8 << 20, directory: "/var/tmp")
@@ -29,6 +31,8 @@ public final class TrainingOffload: @unchecked Sendable {
     public let store: TieredStore
     /// The bytes of memory the store may hold.
     public let memoryBudgetBytes: Int
+    /// Keeps the activations saved for the backward pass within their budget.
+    public let activations: ActivationSpiller
     /// Parameter names in model order, and their types.
     let parameters: [(name: String, shape: Shape, dtype: DType)]
     /// The optimizer state tensors of each parameter (known after its first update).
@@ -46,8 +50,10 @@ public final class TrainingOffload: @unchecked Sendable {
     ///   - memoryBudgetBytes: the most bytes of parameters and optimizer state kept in memory.
     ///   - directory: where the SSD tier's (anonymous) file goes.
     ///   - prefetch: read ahead from the step's schedule (off: read on demand only).
+    ///   - activationBudgetBytes: the most bytes of activations saved for the backward pass kept
+    ///     in memory (`nil`: `memoryBudgetBytes`); the rest is spilled to the SSD.
     public init<Opt: Optimizer>(
-        trainer: Trainer<Opt>, memoryBudgetBytes: Int, directory: String, prefetch: Bool = true
+        trainer: Trainer<Opt>, memoryBudgetBytes: Int, directory: String, prefetch: Bool = true, activationBudgetBytes: Int? = nil
     ) async throws {
         guard trainer.settings.precision == .fp32 else {
             throw StorageError(.invalidArgument, "training with a memory budget supports float32 training only, not \(trainer.settings.precision)")
@@ -56,6 +62,7 @@ public final class TrainingOffload: @unchecked Sendable {
         store = TieredStore(
             lower: ssd, settings: TieredStoreSettings(memoryBudgetBytes: memoryBudgetBytes, prefetch: prefetch, lookahead: 3))
         self.memoryBudgetBytes = memoryBudgetBytes
+        activations = ActivationSpiller(budgetBytes: activationBudgetBytes ?? memoryBudgetBytes, tier: ssd)
         parameters = trainer.model.parameters.map { ($0.name, $0.value.shape, $0.value.dtype) }
         let state = trainer.optimizer.state
         kind = state.kind
