@@ -24,9 +24,10 @@ struct EnginePlan: Sendable {
     var producerOf: [Int: (node: Int, output: Int)]
     /// Values produced in one process and read in another: their producer keeps them until freed.
     var crossProcessValues: Set<Int>
-    /// Scheduling node → the name and the receiver of its dispatch on a timeline, made once
-    /// per plan so a traced step formats no strings.
-    var dispatchNames: [(name: String, receiver: String)] = []
+    /// Scheduling node → the name of its dispatch on a timeline and, per device index, the
+    /// dispatch's arguments (receiver, device): made once per plan so a traced step formats no
+    /// strings and allocates no arguments.
+    var dispatchNames: [(name: String, arguments: [TraceArguments])] = []
 
     static func make(_ graph: Graph, key: StructuralHash, engine: Engine) async throws -> EnginePlan {
         let descriptors = engine.descriptors
@@ -135,7 +136,11 @@ struct EnginePlan: Sendable {
             processOf: nodeOf.map { processOfNode[$0.rawValue] }, sourceConsumers: sourceConsumers, producerOf: producerOf,
             crossProcessValues: crossProcessValues)
         if engine.tracer.isEnabled {
-            plan.dispatchNames = nodeOf.indices.map { ("fire \(graph[node: nodeOf[$0]].op.label)", ops[$0].id.description) }
+            plan.dispatchNames = nodeOf.indices.map { index in
+                let receiver = ops[index].id.description
+                let arguments: [TraceArguments] = descriptors.indices.map { ["to": .string(receiver), "device": .int(Int64($0))] }
+                return ("fire \(graph[node: nodeOf[index]].op.label)", arguments)
+            }
         }
         return plan
     }
@@ -209,8 +214,10 @@ extension EnginePlan {
             var flow: UInt64 = 0
             if let engineTrack, node < dispatchNames.count {
                 let f = RuntimeTracing.nextFlow(rank: UInt32(local))
-                let (name, receiver) = dispatchNames[node]
-                engineTrack.flow(.send, f, name: name, category: .scheduler, arguments: ["to": .string(receiver), "device": .int(Int64(device))])
+                let (name, arguments) = dispatchNames[node]
+                engineTrack.flow(
+                    .send, f, name: name, category: .scheduler,
+                    arguments: device < arguments.count ? arguments[device] : ["device": .int(Int64(device))])
                 flow = f.rawValue
             }
             do {

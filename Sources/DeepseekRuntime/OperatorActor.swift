@@ -38,9 +38,10 @@ public distributed actor OperatorActor: WireCodable {
     private var edges: [OperatorEdge] = []
     /// Whether some consumer lives in another process, so outputs are kept until pushed.
     private var keepsOutputs = false
-    /// This operator's row on a timeline and its consumers' addresses as text, made on the first
-    /// traced firing so later ones format no strings.
-    private var traceRow: (track: TraceTrack, consumers: [String])?
+    /// This operator's row on a timeline and, per consumer, the arguments of a hand-over (the
+    /// consumer's address), made on the first traced firing so later ones format no strings and
+    /// allocate no arguments.
+    private var traceRow: (track: TraceTrack, consumers: [TraceArguments])?
     /// The actor system's tracer, read once: the settings are a large value to copy per firing.
     private let tracer: Tracer
     /// Where inputs wait instead of `inputs` during a run that parks them (`ActivationParking`),
@@ -98,12 +99,15 @@ public distributed actor OperatorActor: WireCodable {
         let op = self.op
         let tracer = self.tracer
         var traced: Tracer?
-        var consumerNames: [String] = []
+        var handOverArguments: [TraceArguments] = []
         if tracer.isEnabled {
-            let row = traceRow ?? (RuntimeTracing.track(id, name: "OperatorActor \(op.label)#\(node.rawValue)"), edges.map { $0.consumer.id.description })
+            let row = traceRow ?? (
+                RuntimeTracing.track(id, name: "OperatorActor \(op.label)#\(node.rawValue)"),
+                edges.map { ["to": .string($0.consumer.id.description)] }
+            )
             traceRow = row
             traced = tracer.on(row.track)
-            consumerNames = row.consumers
+            handOverArguments = row.consumers
         }
         if let traced {
             // The dispatch and every input handed over in this process end here.
@@ -125,7 +129,7 @@ public distributed actor OperatorActor: WireCodable {
             let handOver: UInt64
             if let traced {
                 let f = RuntimeTracing.nextFlow(rank: actorSystem.node.rank)
-                traced.flow(.send, f, name: "output", category: .runtime, arguments: ["to": .string(consumerNames[index])])
+                traced.flow(.send, f, name: "output", category: .runtime, arguments: handOverArguments[index])
                 handOver = f.rawValue
             } else {
                 handOver = 0

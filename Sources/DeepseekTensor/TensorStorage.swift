@@ -115,6 +115,7 @@ final class BufferPool: Sendable {
 
     private static let minimumPooled = 64 * 1024
     private static let alignment = 64
+    private static let pageAlignment = 4096
     private let budget: Int
     private let state = Mutex<State>(State())
 
@@ -145,7 +146,10 @@ final class BufferPool: Sendable {
             if let reused, let p = UnsafeMutableRawPointer(bitPattern: reused) { return (p, capacity) }
         }
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, Self.alignment, capacity) == 0 else { return (nil, 0) }
+        // Pooled buffers start on a page: storage tiers then read and write them with O_DIRECT
+        // in place (at most 4 KiB more per buffer of 64 KiB or more).
+        let alignment = capacity >= Self.minimumPooled ? Self.pageAlignment : Self.alignment
+        guard posix_memalign(&raw, alignment, capacity) == 0 else { return (nil, 0) }
         return (raw, capacity)
     }
 

@@ -1,3 +1,5 @@
+import DeepseekCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -122,19 +124,48 @@ public final class RingBufferRecorder: TraceRecorder {
         return total
     }
 
+    /// Where a collected event goes in timestamp order; shard and ticket break ties so the order
+    /// is total and repeatable.
+    private struct OrderKey: Comparable {
+        var timestamp: UInt64
+        var shard: Int
+        var ticket: UInt64
+        var position: Int
+
+        static func < (a: OrderKey, b: OrderKey) -> Bool {
+            (a.timestamp, a.shard, a.ticket) < (b.timestamp, b.shard, b.ticket)
+        }
+    }
+
     private func collect(removing: Bool) -> [TraceEvent] {
-        var stamped: [(event: TraceEvent, shard: Int, ticket: UInt64)] = []
+        let expected = shards.reduce(0) { $0 + $1.pendingCount }
+        var events: [TraceEvent] = []
+        var keys: [OrderKey] = []
+        events.reserveCapacity(expected)
+        keys.reserveCapacity(expected)
         for (index, shard) in shards.enumerated() {
             shard.visit(removing: removing) { event, ticket in
-                stamped.append((event, index, ticket))
+                keys.append(OrderKey(timestamp: event.timestamp.nanoseconds, shard: index, ticket: ticket, position: keys.count))
+                events.append(event)
             }
         }
-        stamped.sort { a, b in
-            if a.event.timestamp != b.event.timestamp { return a.event.timestamp < b.event.timestamp }
-            if a.shard != b.shard { return a.shard < b.shard }
-            return a.ticket < b.ticket
+        // Each shard visits in ticket order, which is mostly timestamp order already; sorting the
+        // small keys and then permuting the events in place moves every event once, with no
+        // copies (and so no reference counting) of its strings.
+        if keys.indices.dropFirst().allSatisfy({ !(keys[$0] < keys[$0 - 1]) }) { return events }
+        keys.sort()
+        var source = keys.map(\.position)
+        for start in source.indices {
+            var current = start
+            while source[current] != start {
+                let next = source[current]
+                events.swapAt(current, next)
+                source[current] = current
+                current = next
+            }
+            source[current] = current
         }
-        return stamped.map(\.event)
+        return events
     }
 
     @inline(__always)

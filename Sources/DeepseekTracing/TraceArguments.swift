@@ -37,11 +37,14 @@ public struct TraceArgument: Sendable, Hashable {
     }
 }
 
-/// Up to four key/value pairs stored inline in a trace event.
+/// Up to four key/value pairs attached to a trace event.
 ///
-/// The fixed capacity keeps every event the same size, so recorders copy events into
-/// preallocated slots without touching the heap. Order is preserved; keys are not required to be
-/// unique (the first match wins in `subscript(key:)`).
+/// Events without arguments (most of them) carry an empty array, which takes one word and no
+/// allocation; events with arguments keep them in one small array. Keeping the pairs out of the
+/// event keeps every event small, and small events are what make recording cheap: a ring slot
+/// the recording thread writes and a drain thread reads moves between cores a cache line at a
+/// time. Order is preserved; keys are not required to be unique (the first match wins in
+/// `subscript(key:)`).
 ///
 /// ```swift
 /// let arguments: TraceArguments = ["bytes": 4096, "peer": "node-2"]
@@ -51,22 +54,12 @@ public struct TraceArguments: Sendable, Hashable, RandomAccessCollection, Expres
     /// The most arguments one event carries.
     public static let capacity = 4
 
-    @usableFromInline var first: TraceArgument
-    @usableFromInline var second: TraceArgument
-    @usableFromInline var third: TraceArgument
-    @usableFromInline var fourth: TraceArgument
-    @usableFromInline var storedCount: UInt8
-
-    @usableFromInline static var unused: TraceArgument { TraceArgument("", .int(0)) }
+    @usableFromInline var storage: [TraceArgument]
 
     /// No arguments.
     @inlinable
     public init() {
-        first = Self.unused
-        second = Self.unused
-        third = Self.unused
-        fourth = Self.unused
-        storedCount = 0
+        storage = []
     }
 
     /// The given arguments, in order.
@@ -78,32 +71,29 @@ public struct TraceArguments: Sendable, Hashable, RandomAccessCollection, Expres
             arguments.count <= Self.capacity,
             "TraceArguments holds at most \(Self.capacity) arguments, got \(arguments.count): "
                 + "keep the rest in the event name or in a separate instant event")
-        self.init(validated: arguments)
+        storage = arguments
     }
 
+    /// The given arguments, in order; inlinable so the literal at a recording site is built
+    /// straight into the arguments' one array.
+    ///
+    /// - Precondition: at most `TraceArguments.capacity` arguments.
+    @inlinable
     public init(dictionaryLiteral elements: (String, TraceValue)...) {
-        self.init(elements.map { TraceArgument($0.0, $0.1) })
+        precondition(
+            elements.count <= Self.capacity,
+            "TraceArguments holds at most \(Self.capacity) arguments, got \(elements.count)")
+        storage = []
+        storage.reserveCapacity(elements.count)
+        for (key, value) in elements { storage.append(TraceArgument(key, value)) }
     }
 
-    init(validated arguments: [TraceArgument]) {
-        first = arguments.count > 0 ? arguments[0] : Self.unused
-        second = arguments.count > 1 ? arguments[1] : Self.unused
-        third = arguments.count > 2 ? arguments[2] : Self.unused
-        fourth = arguments.count > 3 ? arguments[3] : Self.unused
-        storedCount = UInt8(arguments.count)
-    }
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { storage.count }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { Int(storedCount) }
-
+    @inlinable
     public subscript(position: Int) -> TraceArgument {
-        precondition(position >= 0 && position < Int(storedCount), "TraceArguments index \(position) out of range")
-        switch position {
-        case 0: return first
-        case 1: return second
-        case 2: return third
-        default: return fourth
-        }
+        storage[position]
     }
 
     /// The value of the first argument named `key`, if any.
@@ -112,32 +102,16 @@ public struct TraceArguments: Sendable, Hashable, RandomAccessCollection, Expres
     }
 
     /// Whether another argument fits.
-    public var isFull: Bool { Int(storedCount) == Self.capacity }
+    public var isFull: Bool { storage.count == Self.capacity }
 
     /// Appends an argument if there is room.
     ///
     /// - Returns: `false` (and leaves the arguments unchanged) when all four slots are used, so
     ///   code that attaches optional context can degrade instead of trapping.
-    @discardableResult
+    @inlinable @discardableResult
     public mutating func append(_ key: String, _ value: TraceValue) -> Bool {
-        let argument = TraceArgument(key, value)
-        switch storedCount {
-        case 0: first = argument
-        case 1: second = argument
-        case 2: third = argument
-        case 3: fourth = argument
-        default: return false
-        }
-        storedCount += 1
+        guard storage.count < Self.capacity else { return false }
+        storage.append(TraceArgument(key, value))
         return true
-    }
-
-    public static func == (lhs: TraceArguments, rhs: TraceArguments) -> Bool {
-        lhs.elementsEqual(rhs)
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(storedCount)
-        for argument in self { hasher.combine(argument) }
     }
 }

@@ -3,9 +3,10 @@ public import DeepseekCore
 /// One thing that happened, as recorded on a timeline: when, where (the track), what kind, and a
 /// few typed arguments.
 ///
-/// Events are plain values so a recorder can copy them into a preallocated slot without
-/// allocating; the fields are deliberately fixed (no `[String: Any]`) so recording stays cheap and
-/// the event can later be serialised without reflection.
+/// Events are small plain values (about 120 bytes) so a recorder moves them into a preallocated
+/// slot; only an event with arguments allocates, once, for its arguments. The fields are
+/// deliberately fixed (no `[String: Any]`) so recording stays cheap and the event can later be
+/// serialised without reflection.
 ///
 /// ```swift
 /// let event = TraceEvent(

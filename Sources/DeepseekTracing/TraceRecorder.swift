@@ -13,7 +13,8 @@
 /// `Tracer` wraps this pattern together with a clock and a track. Implementations must be safe to
 /// call from many threads at once.
 public protocol TraceRecorder: Sendable {
-    /// Whether `record(_:)` keeps events; when `false`, callers skip building them.
+    /// Whether `record(_:)` keeps events; when `false`, callers skip building them. A recorder's
+    /// answer must not change: `Tracer` reads it once.
     var isEnabled: Bool { get }
     /// Keeps `event` (or counts it as dropped); never blocks for long and never throws.
     ///

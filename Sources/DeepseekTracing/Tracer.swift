@@ -15,25 +15,28 @@ public import DeepseekCore
 /// tracer.instant("evict \(key)", category: .storage, arguments: ["bytes": 4096])
 /// ```
 public struct Tracer: Sendable {
-    /// Where events go.
-    public var recorder: any TraceRecorder
-    /// The clock that stamps events (virtual in simulations).
-    public var clock: any DeepseekClock
+    /// The recorder and clock, shared by every copy: a tracer is copied once per actor row (see
+    /// `on(_:)`), and one reference is cheaper to copy than two existentials.
+    @usableFromInline let sink: TraceSink
     /// The track events are recorded on.
     public var track: TraceTrack
 
+    /// Where events go.
+    @inlinable public var recorder: any TraceRecorder { sink.recorder }
+    /// The clock that stamps events (virtual in simulations).
+    @inlinable public var clock: any DeepseekClock { sink.clock }
+
     /// Creates a tracer.
     public init(recorder: any TraceRecorder, clock: any DeepseekClock, track: TraceTrack = .main) {
-        self.recorder = recorder
-        self.clock = clock
+        self.sink = TraceSink(recorder: recorder, clock: clock)
         self.track = track
     }
 
     /// A tracer that records nothing.
     public static var disabled: Tracer { Tracer(recorder: NoOpRecorder(), clock: MonotonicClock()) }
 
-    /// Whether events are kept.
-    @inlinable public var isEnabled: Bool { recorder.isEnabled }
+    /// Whether events are kept (read once from the recorder when the tracer was made).
+    @inlinable public var isEnabled: Bool { sink.isEnabled }
 
     /// The same tracer on another track (for example the track of one actor).
     public func on(_ track: TraceTrack) -> Tracer {
@@ -48,10 +51,10 @@ public struct Tracer: Sendable {
         _ name: @autoclosure () -> String, category: TraceCategory, kind: TraceEventKind,
         at timestamp: Instant? = nil, arguments: @autoclosure () -> TraceArguments = TraceArguments()
     ) {
-        guard recorder.isEnabled else { return }
-        recorder.record(
+        guard sink.isEnabled else { return }
+        sink.recorder.record(
             TraceEvent(
-                timestamp: timestamp ?? clock.now(), track: track, category: category, name: name(), kind: kind,
+                timestamp: timestamp ?? sink.clock.now(), track: track, category: category, name: name(), kind: kind,
                 arguments: arguments()))
     }
 
@@ -91,8 +94,8 @@ public struct Tracer: Sendable {
         _ name: @autoclosure () -> String, category: TraceCategory = .user,
         arguments: @autoclosure () -> TraceArguments = TraceArguments(), _ body: () throws -> R
     ) rethrows -> R {
-        guard recorder.isEnabled else { return try body() }
-        let start = clock.now()
+        guard sink.isEnabled else { return try body() }
+        let start = sink.clock.now()
         defer { recordComplete(name(), category: category, start: start, arguments: arguments()) }
         return try body()
     }
@@ -103,8 +106,8 @@ public struct Tracer: Sendable {
         _ name: String, category: TraceCategory = .user, arguments: TraceArguments = TraceArguments(),
         isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R
     ) async rethrows -> R {
-        guard recorder.isEnabled else { return try await body() }
-        let start = clock.now()
+        guard sink.isEnabled else { return try await body() }
+        let start = sink.clock.now()
         defer { recordComplete(name, category: category, start: start, arguments: arguments) }
         return try await body()
     }
@@ -116,14 +119,14 @@ public struct Tracer: Sendable {
         _ name: @autoclosure () -> String, category: TraceCategory = .user, startedAt start: Instant,
         arguments: @autoclosure () -> TraceArguments = TraceArguments()
     ) {
-        guard recorder.isEnabled else { return }
+        guard sink.isEnabled else { return }
         recordComplete(name(), category: category, start: start, arguments: arguments())
     }
 
     @usableFromInline
     func recordComplete(_ name: String, category: TraceCategory, start: Instant, arguments: TraceArguments) {
-        let end = clock.now()
-        recorder.record(
+        let end = sink.clock.now()
+        sink.recorder.record(
             TraceEvent(
                 timestamp: start, track: track, category: category, name: name,
                 kind: .complete(duration: end.nanoseconds(since: start)), arguments: arguments))
@@ -144,8 +147,8 @@ public struct Tracer: Sendable {
         _ name: @autoclosure () -> String, startedAt start: Instant, flops: Int64 = 0, bytes: Int64 = 0,
         arguments: @autoclosure () -> TraceArguments = TraceArguments()
     ) {
-        guard recorder.isEnabled else { return }
-        let kernel = TraceKernel(duration: clock.now().nanoseconds(since: start), flops: flops, bytes: bytes)
+        guard sink.isEnabled else { return }
+        let kernel = TraceKernel(duration: sink.clock.now().nanoseconds(since: start), flops: flops, bytes: bytes)
         emit(name(), category: .kernel, kind: .kernel(kernel), at: start, arguments: arguments())
     }
 
@@ -156,9 +159,9 @@ public struct Tracer: Sendable {
         _ name: @autoclosure () -> String, startedAt start: Instant, bytes: Int64, from source: UInt32,
         to destination: UInt32, flow: FlowID? = nil
     ) {
-        guard recorder.isEnabled else { return }
+        guard sink.isEnabled else { return }
         let transfer = TraceTransfer(
-            duration: clock.now().nanoseconds(since: start), bytes: bytes, source: source,
+            duration: sink.clock.now().nanoseconds(since: start), bytes: bytes, source: source,
             destination: destination, flow: flow)
         emit(name(), category: .transport, kind: .transfer(transfer), at: start)
     }
@@ -169,8 +172,25 @@ public struct Tracer: Sendable {
         _ name: @autoclosure () -> String, _ direction: TraceStorageAccess.Direction, startedAt start: Instant,
         bytes: Int64
     ) {
-        guard recorder.isEnabled else { return }
-        let access = TraceStorageAccess(direction, duration: clock.now().nanoseconds(since: start), bytes: bytes)
+        guard sink.isEnabled else { return }
+        let access = TraceStorageAccess(direction, duration: sink.clock.now().nanoseconds(since: start), bytes: bytes)
         emit(name(), category: .storage, kind: .storage(access), at: start)
+    }
+}
+
+/// What every copy of a `Tracer` shares: where events go and what stamps them.
+public final class TraceSink: Sendable {
+    /// Where events go.
+    public let recorder: any TraceRecorder
+    /// The clock that stamps events.
+    public let clock: any DeepseekClock
+    /// `recorder.isEnabled`, read once: a stored flag is one load on every instrumented path.
+    public let isEnabled: Bool
+
+    /// Creates a sink.
+    public init(recorder: any TraceRecorder, clock: any DeepseekClock) {
+        self.recorder = recorder
+        self.clock = clock
+        self.isEnabled = recorder.isEnabled
     }
 }

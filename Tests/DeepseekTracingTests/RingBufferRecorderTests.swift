@@ -9,6 +9,15 @@ import Testing
         #expect(ring.snapshot().map(\.name) == ["e0", "e10", "e20", "e30"])
     }
 
+    @Test func aDrainSortsAShuffledRunOfEventsByTimestamp() {
+        let ring = RingBufferRecorder(capacityPerShard: 256, shardCount: 1)
+        var rng = SeededRandom(seed: 11)
+        var stamps = Array(UInt64(0)..<200)
+        for index in stamps.indices.reversed() { stamps.swapAt(index, Int(rng.next() % UInt64(index + 1))) }
+        for stamp in stamps { ring.record(instantEvent("e\(stamp)", at: stamp)) }
+        #expect(ring.drain().map(\.name) == (0..<200).map { "e\($0)" })
+    }
+
     @Test func equalTimestampsKeepRecordingOrder() {
         let ring = RingBufferRecorder(capacityPerShard: 16, shardCount: 1)
         for index in 0..<10 { ring.record(instantEvent("e\(index)", at: 5)) }
@@ -138,5 +147,46 @@ import Testing
         let stats = ring.statistics
         #expect(stats.recorded == 20_000)
         #expect(UInt64(stats.retained) + stats.overwritten + stats.dropped == stats.recorded)
+    }
+
+    @Test func drainsWhileThreadsRecordLoseAndRepeatNothing() async {
+        let ring = RingBufferRecorder(capacityPerShard: 1 << 16, shardCount: 2)
+        let drained = await withTaskGroup(of: [String].self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    for index in 0..<10_000 { ring.record(instantEvent("\(task)/\(index)", at: UInt64(index))) }
+                    return []
+                }
+            }
+            group.addTask {
+                var names: [String] = []
+                for _ in 0..<2_000 {
+                    names += ring.drain().map(\.name)
+                }
+                return names
+            }
+            var names: [String] = []
+            for await part in group { names += part }
+            return names + ring.drain().map(\.name)
+        }
+        #expect(drained.count == 40_000)
+        #expect(Set(drained).count == 40_000)
+        let stats = ring.statistics
+        #expect(stats.recorded == 40_000)
+        #expect(stats.dropped == 0)
+        #expect(stats.retained == 0)
+    }
+
+    @Test func aDrainVisitsOnlyWhatWasRecordedSinceTheLastOne() {
+        let ring = RingBufferRecorder(capacityPerShard: 8, shardCount: 1)
+        for index in 0..<5 { ring.record(instantEvent("a\(index)", at: UInt64(index))) }
+        #expect(ring.drain().map(\.name) == (0..<5).map { "a\($0)" })
+        for index in 0..<3 { ring.record(instantEvent("b\(index)", at: UInt64(10 + index))) }
+        #expect(ring.snapshot().map(\.name) == ["b0", "b1", "b2"])
+        #expect(ring.drain().map(\.name) == ["b0", "b1", "b2"])
+        // More than a lap since the last drain: the newest `capacity` events remain.
+        for index in 0..<20 { ring.record(instantEvent("c\(index)", at: UInt64(20 + index))) }
+        #expect(ring.drain().map(\.name) == (12..<20).map { "c\($0)" })
+        #expect(ring.drain().isEmpty)
     }
 }

@@ -53,13 +53,24 @@ extension GradientBuilder {
         let g2 = try reshape(g, Shape(batch.dims + [m, n]))
         var ga: ValueID?
         var gb: ValueID?
+        // When an operand is itself a transposed value (`Linear`'s weight), its gradient goes back
+        // through a transpose; computing the gradient transposed (gᵀ·a instead of aᵀ·g) lets the
+        // two transposes cancel, so the weight's gradient is the dense tensor the GEMM wrote.
         if needs[0] {
-            let product = try matmul(g2, transposeMatrices(reshape(b, b2)))
-            ga = try unbroadcast(product, to: a2)
+            if sa.rank == 2 && sb.rank == 2 && isForwardTranspose(a) {
+                ga = try transposeMatrices(matmul(b, transposeMatrices(g2)))
+            } else {
+                let product = try matmul(g2, transposeMatrices(reshape(b, b2)))
+                ga = try unbroadcast(product, to: a2)
+            }
         }
         if needs[1] {
-            let product = try matmul(transposeMatrices(reshape(a, a2)), g2)
-            gb = try unbroadcast(product, to: b2)
+            if sa.rank == 2 && sb.rank == 2 && isForwardTranspose(b) {
+                gb = try transposeMatrices(matmul(transposeMatrices(g2), a))
+            } else {
+                let product = try matmul(transposeMatrices(reshape(a, a2)), g2)
+                gb = try unbroadcast(product, to: b2)
+            }
         }
         return [ga, gb]
     }

@@ -160,7 +160,31 @@ struct GradientBuilder {
     }
 
     mutating func permute(_ x: ValueID, _ axes: [Int]) throws -> ValueID {
-        axes == Array(axes.indices) ? x : try emit(.permute(axes), [x])
+        if axes == Array(axes.indices) { return x }
+        // A permutation of a backward permutation is one permutation of the original value, and
+        // none at all when the two cancel: a gradient computed transposed and transposed back
+        // then reaches the optimizer as the dense tensor the kernel wrote, not a strided view.
+        let producer = graph[node: graph[value: x].producer]
+        if producer.id.rawValue >= forward.nodes.count, case .permute(let inner) = producer.op, inner.count == axes.count {
+            // Output axis i of permute(y, outer) is axis outer[i] of y, which is axis
+            // inner[outer[i]] of the original value.
+            let first = Self.normalized(inner)
+            return try permute(producer.inputs[0], Self.normalized(axes).map { first[$0] })
+        }
+        return try emit(.permute(axes), [x])
+    }
+
+    /// Whether `v` is the 2-D transpose of another value, made by a forward node (as `Linear`
+    /// transposes its weight).
+    func isForwardTranspose(_ v: ValueID) -> Bool {
+        let producer = graph[node: graph[value: v].producer]
+        guard producer.id.rawValue < forward.nodes.count, case .permute(let axes) = producer.op else { return false }
+        return Self.normalized(axes) == [1, 0]
+    }
+
+    /// Permutation axes with negative entries counted from the end.
+    static func normalized(_ axes: [Int]) -> [Int] {
+        axes.map { $0 < 0 ? $0 + axes.count : $0 }
     }
 
     /// Swaps the last two axes.
