@@ -30,7 +30,9 @@ extension CPUBackend {
             case .sign: unaryLoop(SignKernel(), input, dst)
             case .sin: unaryLoop(SinKernel(), input, dst)
             case .cos: unaryLoop(CosKernel(), input, dst)
-            case .erf, .geluExact, .geluTanh, .elu:
+            case .erf: unaryLoop(ErfKernel(), input, dst)
+            case .geluExact: unaryLoop(GeluExactKernel(), input, dst)
+            case .geluTanh, .elu:
                 unaryLoop(DoublePrecisionKernel(function: ReferenceBackend.unaryFunction(op)), input, dst)
             case .logicalNot: preconditionFailure("logicalNot is delegated above")
             }
@@ -53,9 +55,12 @@ extension CPUBackend {
         let parts = parallel.parts(for: walk.count, grain: kernel.isExpensive ? 1 << 14 : Parallel.minimumElements)
         @inline(__always) func compute(_ from: UnsafePointer<Float>, _ to: UnsafeMutablePointer<Float>, _ n: Int) {
             if s == 1 {
-                for i in 0..<n { to[i] = kernel(from[i]) }
+                kernel.run(from, to, n)
             } else if s == 0 {
                 to.update(repeating: kernel(from[0]), count: n)
+            } else if kernel.runsDense {
+                for i in 0..<n { to[i] = from[i &* s] }
+                kernel.run(to, to, n)
             } else {
                 for i in 0..<n { to[i] = kernel(from[i &* s]) }
             }

@@ -1,5 +1,6 @@
 import CDeepseekBLAS
 public import DeepseekTensor
+import Synchronization
 
 /// How one operand matrix is handed to BLAS: stored as is or transposed, with its leading dimension.
 struct BLASMatrixLayout: Equatable {
@@ -20,6 +21,37 @@ struct BLASMatrixLayout: Equatable {
             if ld >= Swift.max(rows, 1) { return BLASMatrixLayout(transposed: true, leadingDimension: ld) }
         }
         return nil
+    }
+}
+
+/// Runs OpenBLAS single-threaded while batches of small products are spread over the
+/// backend's own threads.
+///
+/// OpenBLAS's thread count is process-wide. The first section to begin saves it and sets 1;
+/// the last to end restores it. A large product that another thread runs meanwhile runs
+/// single-threaded: slower, never wrong.
+enum BLASThreadScope {
+    private struct State {
+        var active = 0
+        var saved: Int32 = 1
+    }
+    private static let state = Mutex(State())
+
+    static func singleThreaded<R>(_ f: BLASFunctions, _ body: () throws -> R) rethrows -> R {
+        state.withLock { s in
+            if s.active == 0 {
+                s.saved = f.threads()
+                if s.saved != 1 { f.setThreads(1) }
+            }
+            s.active += 1
+        }
+        defer {
+            state.withLock { s in
+                s.active -= 1
+                if s.active == 0, s.saved != 1 { f.setThreads(s.saved) }
+            }
+        }
+        return try body()
     }
 }
 
@@ -107,6 +139,26 @@ extension CPUBackend {
                 let lb = BLASMatrixLayout.of(rows: k, cols: n, rowStride: brs, colStride: bcs),
                 la.leadingDimension <= Int(Int32.max), lb.leadingDimension <= Int(Int32.max)
             {
+                // Split by rows over the backend's threads, each running single-threaded BLAS:
+                // threaded BLAS shares packed panels between its threads and waits for the
+                // slowest with sched_yield, which costs most when other work shares the cores
+                // (a quarter of a loaded machine's samples); the split only joins once.
+                let rowsTotal = batch * m
+                if let blas, parallel.threads > 1, rowsTotal >= Self.minimumRowsPerThread * parallel.threads,
+                    rowsTotal * n * k > Self.smallProductWork
+                {
+                    let parts = parallel.threads
+                    BLASThreadScope.singleThreaded(blas) {
+                        parallel.forEachRange(parts, parts: parts) { range in
+                            for part in range {
+                                let r0 = rowsTotal * part / parts, r1 = rowsTotal * (part + 1) / parts
+                                let offset = la.transposed ? r0 : r0 * la.leadingDimension
+                                gemm(la.transposed, lb.transposed, r1 - r0, n, k, pa + offset, la.leadingDimension, pb, lb.leadingDimension, c + r0 * n, n)
+                            }
+                        }
+                    }
+                    return out
+                }
                 gemm(la.transposed, lb.transposed, batch * m, n, k, pa, la.leadingDimension, pb, lb.leadingDimension, c, n)
                 return out
             }
@@ -116,6 +168,26 @@ extension CPUBackend {
             .flatMap { $0.leadingDimension <= Int(Int32.max) ? $0 : nil }
         let layoutB = BLASMatrixLayout.of(rows: k, cols: n, rowStride: brs, colStride: bcs)
             .flatMap { $0.leadingDimension <= Int(Int32.max) ? $0 : nil }
+
+        // Many small products (attention: batch × heads products of 128×128×32) are spread over
+        // the backend's threads, each running single-threaded BLAS. Threaded BLAS would split
+        // every small product over the cores and pay a wake-up and a join per product, which
+        // made such products run at a fifth of the speed of large ones.
+        if let la = layoutA, let lb = layoutB, let blas, parallel.threads > 1, batch >= parallel.threads,
+            m * n * k <= Self.smallProductWork
+        {
+            offsets.withUnsafeBufferPointer { offsets in
+                BLASThreadScope.singleThreaded(blas) {
+                    parallel.forEachRange(batch, parts: Swift.min(parallel.threads, batch)) { range in
+                        for i in range {
+                            let (oa, ob) = offsets[i]
+                            gemm(la.transposed, lb.transposed, m, n, k, pa + oa, la.leadingDimension, pb + ob, lb.leadingDimension, c + i * m * n, n)
+                        }
+                    }
+                }
+            }
+            return out
+        }
         // Scratch for operands BLAS cannot read in place (allocated through the tensor pool so an
         // impossible size throws rather than traps).
         let scratchA = layoutA == nil ? try Tensor.empty([m, k], dtype: a.dtype, op: "matmul") : nil
@@ -145,6 +217,14 @@ extension CPUBackend {
         }
         return out
     }
+
+    /// The most multiply-adds (`m·n·k`, 256³) of one product of a batch for which the batch is
+    /// spread over the backend's threads with single-threaded BLAS (rather than each product
+    /// over all threads). Larger products take long enough that BLAS's own threading pays.
+    static let smallProductWork = 1 << 24
+
+    /// The fewest rows each thread gets when a linear layer's product is split by rows.
+    static let minimumRowsPerThread = 256
 
     /// Copies one strided matrix of `source` into the dense tensor `scratch`.
     private func packMatrix(

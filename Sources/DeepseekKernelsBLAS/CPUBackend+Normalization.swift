@@ -55,45 +55,76 @@ extension CPUBackend {
         let dst = out.elementPointer(as: Float.self)
         let (outer, n, inner) = Self.split(x.shape, at: axis)
         parallel.forEachRange(outer, parts: parallel.parts(for: outer * n * inner, grain: 1 << 15)) { rows in
-            var maxima = [Float](repeating: 0, count: inner)
-            var sums = [Double](repeating: 0, count: inner)
-            for o in rows {
-                let s = src + o * n * inner
-                let d = dst + o * n * inner
-                // Max as the reference takes it (`Swift.max`, which skips NaN; a NaN then
-                // poisons the sum and the whole row, as there).
-                for i in 0..<inner { maxima[i] = -.infinity }
-                for k in 0..<n { for i in 0..<inner { maxima[i] = Swift.max(maxima[i], s[k * inner + i]) } }
-                for i in 0..<inner { sums[i] = 0 }
-                if inner == 1 {
-                    // A row along the last axis: shift it, then one vectorised exp over the row.
-                    let m = maxima[0]
-                    for k in 0..<n { d[k] = s[k] - m }
-                    cdsk_f32_exp(d, d, n)
-                    sums[0] = SumAccumulator().fold(d, n)
-                } else {
-                    for k in 0..<n {
-                        for i in 0..<inner {
-                            let e = expf(s[k * inner + i] - maxima[i])
-                            d[k * inner + i] = e
-                            sums[i] += Double(e)
-                        }
-                    }
-                }
-                if log {
-                    for i in 0..<inner { sums[i] = Glibc.log(sums[i]) }
-                    for k in 0..<n {
-                        for i in 0..<inner { d[k * inner + i] = Float(Double(s[k * inner + i] - maxima[i]) - sums[i]) }
-                    }
-                } else {
-                    for i in 0..<inner { sums[i] = 1 / sums[i] }
-                    for k in 0..<n {
-                        for i in 0..<inner { d[k * inner + i] = Float(Double(d[k * inner + i]) * sums[i]) }
-                    }
-                }
+            if inner == 1 {
+                for o in rows { Self.softmaxRow(src + o * n, dst + o * n, n, log: log) }
+            } else {
+                Self.softmaxStrided(src, dst, rows: rows, n: n, inner: inner, log: log)
             }
         }
         return try narrowed(out, to: x.dtype)
+    }
+
+    /// Softmax of one dense row, in float32 vectors: the shifted row, one vectorised `exp` over
+    /// it, the sum (float32 blocks folded in `Double`), then one scaling pass. Agrees with the
+    /// reference's `Double` evaluation within a few float32 roundings.
+    static func softmaxRow(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) {
+        // Max as the reference takes it (`Swift.max`, which skips NaN; a NaN then poisons the
+        // sum and the whole row, as there).
+        let m = FloatRows.maximum(s, n)
+        for k in 0..<n { d[k] = s[k] - m }
+        if log {
+            // The shifted row is kept; exp goes to a scratch chunk at a time for the sum.
+            var sum = 0.0
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { buffer in
+                let e = buffer.baseAddress!
+                var start = 0
+                while start < n {
+                    let c = Swift.min(1024, n - start)
+                    cdsk_f32_exp(d + start, e, c)
+                    sum += FloatRows.sum(e, c)
+                    start += c
+                }
+            }
+            let shift = Float(Glibc.log(sum))
+            for k in 0..<n { d[k] -= shift }
+        } else {
+            cdsk_f32_exp(d, d, n)
+            let scale = Float(1 / FloatRows.sum(d, n))
+            for k in 0..<n { d[k] *= scale }
+        }
+    }
+
+    /// Softmax along an axis that is not the last: `inner` interleaved rows at once, sums in `Double`.
+    static func softmaxStrided(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows: Range<Int>, n: Int, inner: Int, log: Bool
+    ) {
+        var maxima = [Float](repeating: 0, count: inner)
+        var sums = [Double](repeating: 0, count: inner)
+        for o in rows {
+            let s = src + o * n * inner
+            let d = dst + o * n * inner
+            for i in 0..<inner { maxima[i] = -.infinity }
+            for k in 0..<n { for i in 0..<inner { maxima[i] = Swift.max(maxima[i], s[k * inner + i]) } }
+            for i in 0..<inner { sums[i] = 0 }
+            for k in 0..<n {
+                for i in 0..<inner {
+                    let e = expf(s[k * inner + i] - maxima[i])
+                    d[k * inner + i] = e
+                    sums[i] += Double(e)
+                }
+            }
+            if log {
+                for i in 0..<inner { sums[i] = Glibc.log(sums[i]) }
+                for k in 0..<n {
+                    for i in 0..<inner { d[k * inner + i] = Float(Double(s[k * inner + i] - maxima[i]) - sums[i]) }
+                }
+            } else {
+                for i in 0..<inner { sums[i] = 1 / sums[i] }
+                for k in 0..<n {
+                    for i in 0..<inner { d[k * inner + i] = Float(Double(d[k * inner + i]) * sums[i]) }
+                }
+            }
+        }
     }
 
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, axis: Int, epsilon: Double) throws -> LayerNormResult {
@@ -119,27 +150,27 @@ extension CPUBackend {
             parallel.forEach(groups, parts: parallel.parts(for: x.elementCount, grain: 1 << 16)) { g in
                 let s = src + g * groupSize
                 let d = dst + g * groupSize
+                // Statistics in Double like the reference: the mean is summed in Double (a
+                // float32 sum would be off by more than the spread when the mean is large next
+                // to it); the centred values are (x − high) − low with the mean split in two
+                // floats, as exact as (x − mean) in Double; their squares are non-negative, so
+                // float32 blocks keep the sum's relative error small.
                 let mean = SumAccumulator().fold(s, groupSize) / Double(groupSize)
-                var variance = 0.0
-                for j in 0..<groupSize {
-                    let t = Double(s[j]) - mean
-                    variance += t * t
-                }
-                variance /= Double(groupSize)
+                let centre = FloatRows.split(mean)
+                let variance = FloatRows.sumOfSquares(s, groupSize, centre: centre) / Double(groupSize)
                 let r = 1 / (variance + epsilon).squareRoot()
                 pm[g] = Float(mean)
                 pi[g] = Float(r)
-                // In Double like the reference: (x − mean) cancels badly in float32 when the
-                // mean is large next to the spread.
+                let (high, low, scale) = (centre.high, centre.low, Float(r))
                 switch (pw, pb) {
                 case let (pw?, pb?):
-                    for j in 0..<groupSize { d[j] = Float((Double(s[j]) - mean) * r * Double(pw[j]) + Double(pb[j])) }
+                    for j in 0..<groupSize { d[j] = ((s[j] - high) - low) * scale * pw[j] + pb[j] }
                 case let (pw?, nil):
-                    for j in 0..<groupSize { d[j] = Float((Double(s[j]) - mean) * r * Double(pw[j])) }
+                    for j in 0..<groupSize { d[j] = ((s[j] - high) - low) * scale * pw[j] }
                 case let (nil, pb?):
-                    for j in 0..<groupSize { d[j] = Float((Double(s[j]) - mean) * r + Double(pb[j])) }
+                    for j in 0..<groupSize { d[j] = ((s[j] - high) - low) * scale + pb[j] }
                 case (nil, nil):
-                    for j in 0..<groupSize { d[j] = Float((Double(s[j]) - mean) * r) }
+                    for j in 0..<groupSize { d[j] = ((s[j] - high) - low) * scale }
                 }
             }
         }

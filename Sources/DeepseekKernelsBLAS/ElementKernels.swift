@@ -15,13 +15,22 @@ protocol FloatUnaryKernel {
     var streamsAsRelu: Bool { get }
     /// Whether the C shim's vectorised `exp` computes this op on dense runs.
     var isVectorExp: Bool { get }
+    /// Whether `run` is faster than the element function (it works on a whole run at once);
+    /// strided runs are then gathered into the output and transformed in place.
+    var runsDense: Bool { get }
     func callAsFunction(_ x: Float) -> Float
+    /// `y[i] = f(x[i])` for `n` dense elements; `y` may be `x`.
+    func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int)
 }
 
 extension FloatUnaryKernel {
     var isExpensive: Bool { false }
     var streamsAsRelu: Bool { false }
     var isVectorExp: Bool { false }
+    var runsDense: Bool { false }
+    @inline(__always) func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] = self(x[i]) }
+    }
 }
 
 /// A float32 function of two elements, giving float32 or a bool byte.
@@ -93,8 +102,9 @@ struct CosKernel: FloatUnaryKernel {
     var isExpensive: Bool { true }
     @inline(__always) func callAsFunction(_ x: Float) -> Float { cosf(x) }
 }
-/// Ops whose float32 formula would cancel (`1 + erf(x)` for negative x, `exp(x) - 1` near 0):
-/// they evaluate the reference's `Double` definition and round once.
+/// Ops whose float32 formula would cancel (`1 + tanh(·)` of GELU's tanh form for negative x,
+/// `exp(x) - 1` near 0): they evaluate the reference's `Double` definition and round once.
+/// (`erf` and the exact GELU have their own float32 evaluation, `FloatErf`.)
 struct DoublePrecisionKernel: FloatUnaryKernel {
     let function: @Sendable (Double) -> Double
     var isExpensive: Bool { true }

@@ -105,7 +105,8 @@ public final class SentenceEmbedder: Sendable {
     }
 
     /// The embedding graph for `[batch, tokens]` ids: inputs `input_ids` (int64) and
-    /// `attention_mask` (float32), one output `[batch, hidden]`. Cached per shape.
+    /// `attention_mask` (float32), one output `[batch, hidden]`. Cached per shape, and rewritten
+    /// for inference by `InferenceGraph.optimized` (products fused with their bias and mask adds).
     public func graph(batch: Int, tokens: Int) throws -> Graph {
         let shape: Shape = [batch, tokens]
         if let cached = graphs.withLock({ $0[shape] }) { return cached }
@@ -113,7 +114,14 @@ public final class SentenceEmbedder: Sendable {
         let ids = try tracer.input("input_ids", TensorType(shape, .int64))
         let mask = try tracer.input("attention_mask", TensorType(shape, .float32))
         let hidden = try model.encode(ids: ids, attentionMask: mask)
-        let graph = tracer.finish(outputs: [try meanPooling(hidden, mask: mask, normalize: normalize)])
+        let traced = tracer.finish(outputs: [try meanPooling(hidden, mask: mask, normalize: normalize)])
+        let graph: Graph
+        do {
+            graph = try InferenceGraph.optimized(traced)
+        } catch {
+            // A failed rewrite is a bug in a pass; the traced graph computes the same values.
+            graph = traced
+        }
         graphs.withLock { $0[shape] = graph }
         return graph
     }

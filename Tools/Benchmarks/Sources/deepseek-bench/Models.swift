@@ -41,6 +41,6 @@ func runModels(_ options: Options, pytorch: inout PyTorchBaseline) throws -> Gro
     ])
     let flops = 6.0 * 2 * Double(batch * tokens) * (4 * 384 * 384 + 2 * 384 * 1536) + 6.0 * 4 * Double(batch * 12 * tokens * tokens * 32)
     report.notes.append(
-        "One batch is \(formatNumber(flops / 1e9, digits: 1)) GFLOP of matrix products (linear layers and attention). Deepseek runs the traced graph with Graph.run on CPUBackend (embedding lookup, 6 encoder layers, mean pooling, L2 normalisation); PyTorch \(pytorch.version ?? "—") runs the same model in inference mode (scaled_dot_product_attention) from Tools/Benchmarks/pytorch_baselines.py with torch.set_num_threads(\(threads)), in the same run. \(pytorch.unavailableReason ?? "")")
+        "One batch is \(formatNumber(flops / 1e9, digits: 1)) GFLOP of matrix products (linear layers and attention). Deepseek runs SentenceEmbedder's graph (the traced graph rewritten by InferenceGraph.optimized: each product fused with its bias or mask add) with Graph.run on CPUBackend (embedding lookup, 6 encoder layers, mean pooling, L2 normalisation); PyTorch \(pytorch.version ?? "—") runs the same model in inference mode (scaled_dot_product_attention) from Tools/Benchmarks/pytorch_baselines.py with torch.set_num_threads(\(threads)), in the same run. \(pytorch.unavailableReason ?? "")")
     return report
 }
