@@ -1,23 +1,14 @@
 public import DeepseekTensor
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Tensors whose storage is aligned for direct I/O, so the SSD tier reads into them and writes
 /// from them in place, with no copy through its staging buffers.
 ///
 /// O_DIRECT needs the address, the length and the file offset aligned to the device's block
-/// (4096 bytes here). Ordinary tensor storage is 64-byte aligned; storage from here starts on
-/// a 4096-byte boundary and has room up to the next one after the last element, so a read of
-/// whole blocks lands in it. The SSD tier loads every tensor into such storage; a tensor made
-/// here and filled by the caller is written in place too.
-///
-/// Freed storage is kept for reuse, by size, up to a byte budget, so steady-state spilling does
-/// not fault in fresh pages for every load.
+/// (4096 bytes here). Storage from here starts on a 4096-byte boundary and has room up to the
+/// next one after the last element, so a read of whole blocks lands in it. The tensor allocator
+/// gives every buffer of 64 KiB or more that layout (and recycles it); this asks for it at any
+/// size. The SSD tier loads every tensor into such storage; a tensor made here and filled by the
+/// caller is written in place too.
 ///
 /// ```swift
 /// var t = try AlignedTensors.empty([1 << 20])       // float32, 4 MiB, 4096-aligned
@@ -38,7 +29,10 @@ public enum AlignedTensors {
         }
         let (bytes, overflow) = shape.elementCount.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow else { throw StorageError(.invalidArgument, "shape \(shape) of \(dtype) needs more bytes than fit in memory") }
-        let storage = try AlignedStoragePool.shared.storage(byteCount: bytes)
+        let storage: TensorStorage
+        do { storage = try TensorStorage(byteCount: bytes, pageAligned: true, op: "aligned tensor") } catch {
+            throw StorageError(.budgetExceeded, error.message, cause: error)
+        }
         return Tensor(storage: storage, dtype: dtype, shape: shape, strides: shape.contiguousStrides, offset: 0)
     }
 
@@ -46,60 +40,5 @@ public enum AlignedTensors {
     public static func isAligned(_ tensor: Tensor) -> Bool {
         guard let base = tensor.storage.baseAddress, tensor.isContiguous else { return false }
         return Int(bitPattern: base + tensor.offset * tensor.dtype.byteSize) % alignment == 0
-    }
-
-    /// The bytes freed storage keeps for reuse now.
-    public static var cachedBytes: Int { AlignedStoragePool.shared.cachedBytes }
-}
-
-/// 4096-aligned buffers, recycled by capacity (a multiple of 4096) up to a byte budget.
-final class AlignedStoragePool: Sendable {
-    static let shared = AlignedStoragePool(budget: min(TensorStorage.physicalMemory / 16, 512 << 20))
-
-    let budget: Int
-    private let state = Mutex<State>(State())
-
-    struct State: ~Copyable {
-        var free: [Int: [UInt]] = [:]  // capacity -> addresses (pointers are not Sendable)
-        var cachedBytes = 0
-    }
-
-    init(budget: Int) { self.budget = budget }
-
-    var cachedBytes: Int { state.withLock { $0.cachedBytes } }
-
-    /// Storage of `byteCount` bytes whose memory has room up to the next multiple of 4096.
-    func storage(byteCount: Int) throws(StorageError) -> TensorStorage {
-        let alignment = AlignedTensors.alignment
-        let capacity = max(alignment, (byteCount + alignment - 1) / alignment * alignment)
-        let reused = state.withLock { s -> UInt? in
-            guard var list = s.free[capacity], let p = list.popLast() else { return nil }
-            s.free[capacity] = list
-            s.cachedBytes -= capacity
-            return p
-        }
-        var pointer = reused.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
-        if pointer == nil {
-            guard capacity <= TensorStorage.physicalMemory else {
-                throw StorageError(.budgetExceeded, "cannot allocate \(byteCount) bytes: the machine has \(TensorStorage.physicalMemory)")
-            }
-            var raw: UnsafeMutableRawPointer?
-            guard posix_memalign(&raw, alignment, capacity) == 0, let raw else {
-                throw StorageError(.budgetExceeded, "the allocator refused \(capacity) bytes of aligned memory; free memory or load fewer tensors at once")
-            }
-            pointer = raw
-        }
-        return TensorStorage(adopting: pointer!, byteCount: byteCount) { [self] p in give(p, capacity: capacity) }
-    }
-
-    private func give(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
-        let address = UInt(bitPattern: pointer)
-        let kept = state.withLock { s -> Bool in
-            guard s.cachedBytes + capacity <= budget else { return false }
-            s.free[capacity, default: []].append(address)
-            s.cachedBytes += capacity
-            return true
-        }
-        if !kept { free(pointer) }
     }
 }

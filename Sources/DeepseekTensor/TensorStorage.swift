@@ -10,7 +10,9 @@ import Synchronization
 /// The bytes behind one or more tensors.
 ///
 /// Storage is 64-byte aligned (a cache line, and the alignment OpenCL wants for host pointers it
-/// uses in place). Tensors share storage when they are views of each other; a tensor copies its
+/// uses in place); buffers of 64 KiB and more, and storage made with `pageAligned`, start on a
+/// 4096-byte page and have room up to the next page boundary, so O_DIRECT reads and writes use
+/// them in place. Tensors share storage when they are views of each other; a tensor copies its
 /// storage before a write when the storage is shared (copy-on-write). A *meta* storage has a
 /// size but no bytes: the `MetaBackend` uses it to run whole models on shapes alone.
 public final class TensorStorage: @unchecked Sendable {
@@ -26,9 +28,11 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Allocates uninitialised storage of `byteCount` bytes.
     ///
+    /// - Parameter pageAligned: start on a 4096-byte boundary with room up to the next one after
+    ///   the last byte, also below 64 KiB (where storage is otherwise only 64-byte aligned).
     /// - Throws: `TensorError.outOfMemory` when the request exceeds the machine's physical memory
     ///   or the allocator refuses it.
-    public init(byteCount: Int, op: String = "allocate") throws(TensorError) {
+    public init(byteCount: Int, pageAligned: Bool = false, op: String = "allocate") throws(TensorError) {
         precondition(byteCount >= 0, "byteCount must be non-negative")
         guard byteCount <= TensorStorage.physicalMemory else {
             throw TensorError(
@@ -36,7 +40,7 @@ public final class TensorStorage: @unchecked Sendable {
                 "\(op): needs \(TensorStorage.formatBytes(byteCount)) but the machine has \(TensorStorage.formatBytes(TensorStorage.physicalMemory)) of memory; use a smaller shape or batch"
             )
         }
-        let (pointer, capacity) = BufferPool.shared.take(byteCount: byteCount)
+        let (pointer, capacity) = BufferPool.shared.take(byteCount: byteCount, pageAligned: pageAligned)
         guard let pointer else {
             throw TensorError(
                 .outOfMemory, "\(op): the allocator refused \(TensorStorage.formatBytes(byteCount)); free memory or use a smaller shape")
@@ -134,8 +138,13 @@ final class BufferPool: Sendable {
         return (n + step - 1) / step * step
     }
 
-    func take(byteCount: Int) -> (UnsafeMutableRawPointer?, Int) {
-        let capacity = Self.sizeClass(max(byteCount, 1))
+    func take(byteCount: Int, pageAligned: Bool = false) -> (UnsafeMutableRawPointer?, Int) {
+        var capacity = Self.sizeClass(max(byteCount, 1))
+        // Below the pooled sizes a page-aligned request gets whole pages (not pooled); pooled
+        // capacities are already whole pages.
+        if pageAligned && capacity < Self.minimumPooled {
+            capacity = (capacity + Self.pageAlignment - 1) / Self.pageAlignment * Self.pageAlignment
+        }
         if capacity >= Self.minimumPooled {
             let reused = state.withLock { s -> UInt? in
                 guard var list = s.free[capacity], let p = list.popLast() else { return nil }
@@ -148,7 +157,7 @@ final class BufferPool: Sendable {
         var raw: UnsafeMutableRawPointer?
         // Pooled buffers start on a page: storage tiers then read and write them with O_DIRECT
         // in place (at most 4 KiB more per buffer of 64 KiB or more).
-        let alignment = capacity >= Self.minimumPooled ? Self.pageAlignment : Self.alignment
+        let alignment = capacity >= Self.minimumPooled || pageAligned ? Self.pageAlignment : Self.alignment
         guard posix_memalign(&raw, alignment, capacity) == 0 else { return (nil, 0) }
         return (raw, capacity)
     }
