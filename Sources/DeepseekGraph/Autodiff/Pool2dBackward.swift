@@ -98,7 +98,12 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
                                 for tx in kx {
                                     let index = rowStart + x0 + tx * p.dilation.w
                                     let e = src[index]
-                                    if e > best || e.isNaN {
+                                    // Selects for the unpredictable comparison, a branch only
+                                    // for the rare NaN.
+                                    let larger = e > best
+                                    best = larger ? e : best
+                                    bestIndex = larger ? index : bestIndex
+                                    if e.isNaN {
                                         best = e
                                         bestIndex = index
                                     }
