@@ -30,8 +30,8 @@ extension CPUBackend {
             case .sign: unaryLoop(SignKernel(), input, dst)
             case .sin: unaryLoop(SinKernel(), input, dst)
             case .cos: unaryLoop(CosKernel(), input, dst)
-            case .erf: unaryLoop(ErfKernel(), input, dst)
-            case .geluExact: unaryLoop(GeluExactKernel(), input, dst)
+            case .erf: unaryLoop(FloatErfKernel(function: .erf), input, dst)
+            case .geluExact: unaryLoop(FloatErfKernel(function: .gelu), input, dst)
             case .geluTanh, .elu:
                 unaryLoop(DoublePrecisionKernel(function: ReferenceBackend.unaryFunction(op)), input, dst)
             case .logicalNot: preconditionFailure("logicalNot is delegated above")

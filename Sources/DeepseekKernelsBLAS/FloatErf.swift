@@ -186,26 +186,24 @@ enum FloatErf {
     }
 }
 
-/// The exact GELU through `FloatErf` (dense runs at a time).
-struct GeluExactKernel: FloatUnaryKernel {
-    var isExpensive: Bool { true }
-    var runsDense: Bool { true }
-    func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) { FloatErf.gelu(x, y, n) }
-    func callAsFunction(_ x: Float) -> Float {
-        var (input, output) = (x, Float(0))
-        FloatErf.gelu(&input, &output, 1)
-        return output
-    }
-}
+/// `erf` or the exact GELU through `FloatErf` (dense runs at a time).
+struct FloatErfKernel: FloatUnaryKernel {
+    enum Function { case erf, gelu }
+    let function: Function
 
-/// `erf` through `FloatErf` (dense runs at a time).
-struct ErfKernel: FloatUnaryKernel {
     var isExpensive: Bool { true }
     var runsDense: Bool { true }
-    func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) { FloatErf.erf(x, y, n) }
+
+    func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch function {
+        case .erf: FloatErf.erf(x, y, n)
+        case .gelu: FloatErf.gelu(x, y, n)
+        }
+    }
+
     func callAsFunction(_ x: Float) -> Float {
         var (input, output) = (x, Float(0))
-        FloatErf.erf(&input, &output, 1)
+        run(&input, &output, 1)
         return output
     }
 }
