@@ -91,10 +91,29 @@ import Testing
 
 @Suite struct LargeModelTests {
     @Test func gpt3OnA1024GPUClusterSimulatesOneIteration() throws {
-        let scenario = try ScenarioLibraryTests.load("gpt3-175b-1024-a100.yaml")
+        let text = """
+            name: GPT-3 175B on 1024 A100
+            cluster:
+              nodes: 128
+              devices_per_node: 8
+              device: a100
+              intra_node: nvlink3
+              inter_node: ib-hdr
+              nics_per_node: 8
+            model:
+              name: gpt3-175b
+            parallelism:
+              data: 16
+              tensor: 8
+              pipeline: 8
+              microbatches: 96
+            batch:
+              microbatch: 1
+            precision: bf16
+            """
         let clock = ContinuousClock()
         var report: ScenarioReport?
-        let elapsed = try clock.measure { report = try scenario.run() }
+        let elapsed = try clock.measure { report = try Scenario(yaml: text).run() }
         let r = try #require(report).result
         print("GPT-3 175B / 1024 A100: iteration \(r.iterationSeconds) s, MFU \(r.mfu), events \(r.events), simulation wall \(r.wallSeconds) s, total with tracing the graph \(elapsed)")
         #expect(r.completed)
