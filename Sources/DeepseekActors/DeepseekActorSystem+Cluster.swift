@@ -168,11 +168,8 @@ extension DeepseekActorSystem {
     func heard(from node: NodeID) {
         guard settings.failureDetection != nil else { return }
         let now = settings.clock.now().nanoseconds
-        state.withLock { s in
-            guard var d = s.detector else { return }
-            _ = d.heard(from: node, now: now)
-            s.detector = d
-        }
+        // In place: a copy of the detector would copy its tables on every message received.
+        state.withLock { s in _ = s.detector?.heard(from: node, now: now) }
     }
 
     /// Fails waiting calls, tells peers this node is leaving, and closes the transport.

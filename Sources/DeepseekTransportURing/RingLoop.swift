@@ -78,6 +78,9 @@ final class RingLoop: @unchecked Sendable {
     var draining: (deadline: ContinuousClock.Instant, hard: ContinuousClock.Instant)?
     var zeroCopyEnabled: Bool
     private var completions: [URingCompletion] = []
+    /// Commands and jobs taken from `queues`, swapped with its arrays each pass (no allocation).
+    private var commandBuffer: [LoopCommand] = []
+    private var jobBuffer: [UnownedJob] = []
     private var tornDown = false
 
     init(settings: URingTransportSettings, syscalls: any URingSyscalls, queues: SendQueues, listenFD: Int32, listenIsUnix: Bool) {
@@ -286,8 +289,11 @@ final class RingLoop: @unchecked Sendable {
     /// has anything left; then the thread may sleep (a later poster wakes it).
     private func runCommandsAndJobs() {
         while true {
-            let (commands, jobs) = queues.takeWork()
-            if commands.isEmpty && jobs.isEmpty { return }
+            commandBuffer.removeAll(keepingCapacity: true)
+            jobBuffer.removeAll(keepingCapacity: true)
+            guard queues.takeWork(commands: &commandBuffer, jobs: &jobBuffer) else { return }
+            let commands = commandBuffer
+            let jobs = jobBuffer
             for c in commands {
                 switch c {
                 case .flush(let peer): flush(peer)

@@ -45,6 +45,13 @@ final class SendQueues: Sendable {
         /// Frames and bytes senders wrote themselves.
         var directFrames = 0
         var directBytes = 0
+
+        /// Removes and returns `node`'s outbox (a fresh one if it has none); put it back after
+        /// changing it. Mutating a copy while the dictionary still holds the original would copy
+        /// its frame array on every append and every `removeAll(keepingCapacity:)`.
+        mutating func takeOutbox(_ node: NodeID) -> Outbox {
+            outboxes.removeValue(forKey: node) ?? Outbox()
+        }
     }
 
     let state = Mutex(State())
@@ -102,14 +109,17 @@ final class SendQueues: Sendable {
                 guard node != localNode, s.addresses[node] != nil || s.established.contains(node) else {
                     return .fail(ActorSystemError(.nodeUnreachable, "no address is known for \(node); add it to the transport's peers"))
                 }
-                var box = s.outboxes[node] ?? Outbox()
+                // Taken out of the dictionary while it changes, so its arrays are uniquely
+                // referenced and grow in place (a copy left in the dictionary would make every
+                // append copy the queue).
+                var box = s.takeOutbox(node)
+                defer { s.outboxes[node] = box }
                 // Only while the ring thread sleeps: an awake one takes the frame in its current
                 // pass at no cost and batches it with others (many callers in flight).
                 if mayWriteDirectly, ringMaySleep.load(ordering: .sequentiallyConsistent), box.count == 0, !box.directBusy,
                     let fd = box.directFD
                 {
                     box.directBusy = true
-                    s.outboxes[node] = box
                     return .direct(fd)
                 }
                 guard hasRoom(box, for: size) else { return .wait }
@@ -119,10 +129,8 @@ final class SendQueues: Sendable {
                 if !box.loopWillCheck {
                     box.loopWillCheck = true
                     s.commands.append(.flush(node))
-                    s.outboxes[node] = box
                     return .posted
                 }
-                s.outboxes[node] = box
                 return .queued
             }
             switch decision {
@@ -162,7 +170,7 @@ final class SendQueues: Sendable {
         }
         let posted = state.withLock { s -> Bool in
             var posted = false
-            var box = s.outboxes[node] ?? Outbox()
+            var box = s.takeOutbox(node)
             box.directBusy = false
             var needsFlush = box.ringWaiting || box.count > 0
             box.ringWaiting = false
@@ -254,23 +262,23 @@ final class SendQueues: Sendable {
         _ = cdskur_close(wakeFD)
     }
 
-    private func take(_ s: inout State) -> (commands: [LoopCommand], jobs: [UnownedJob]) {
-        if s.commands.isEmpty && s.jobs.isEmpty { return ([], []) }
-        defer {
-            s.commands.removeAll(keepingCapacity: true)
-            s.jobs.removeAll(keepingCapacity: true)
-        }
-        return (s.commands, s.jobs)
+    /// Swaps the pending commands and jobs into the caller's (empty) arrays: the arrays trade
+    /// places instead of being copied, so neither side allocates once both have grown.
+    private func take(_ s: inout State, _ commands: inout [LoopCommand], _ jobs: inout [UnownedJob]) -> Bool {
+        if s.commands.isEmpty && s.jobs.isEmpty { return false }
+        swap(&s.commands, &commands)
+        swap(&s.jobs, &jobs)
+        return true
     }
 
-    /// The ring thread takes the pending commands and jobs. With none pending it declares that it
-    /// may sleep — and then looks once more, so nothing posted meanwhile waits for a wake-up.
-    func takeWork() -> (commands: [LoopCommand], jobs: [UnownedJob]) {
-        let work = state.withLock { take(&$0) }
-        if !work.commands.isEmpty || !work.jobs.isEmpty { return work }
+    /// The ring thread takes the pending commands and jobs into `commands` and `jobs` (which it
+    /// passes in empty). With none pending it declares that it may sleep — and then looks once
+    /// more, so nothing posted meanwhile waits for a wake-up. Returns whether it took any.
+    func takeWork(commands: inout [LoopCommand], jobs: inout [UnownedJob]) -> Bool {
+        if state.withLock({ take(&$0, &commands, &jobs) }) { return true }
         ringMaySleep.store(true, ordering: .sequentiallyConsistent)
-        let late = state.withLock { take(&$0) }
-        if !late.commands.isEmpty || !late.jobs.isEmpty { ringMaySleep.store(false, ordering: .sequentiallyConsistent) }
+        let late = state.withLock { take(&$0, &commands, &jobs) }
+        if late { ringMaySleep.store(false, ordering: .sequentiallyConsistent) }
         return late
     }
 
@@ -297,7 +305,7 @@ final class SendQueues: Sendable {
         -> (frames: [OutboundFrame], resume: [CheckedContinuation<Void, any Error>])
     {
         state.withLock { s in
-            var box = s.outboxes[peer] ?? Outbox()
+            var box = s.takeOutbox(peer)
             if box.directBusy {
                 // A sender is writing; it posts a flush when done.
                 box.ringWaiting = true

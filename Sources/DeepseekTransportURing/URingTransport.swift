@@ -139,7 +139,9 @@ public final class URingTransport: Transport {
     ///   connection (at once) or one given up on while this send waited; `.shutDown` after `shutdown()`;
     ///   `.transportFailure` for a message larger than `maximumFrameSize`.
     public func send(_ message: TransportMessage, to node: NodeID) async throws {
-        var writer = WireWriter(outOfBandThreshold: settings.outOfBandThreshold)
+        // Room for a typical call (envelope, target name, a small argument) at once: growing
+        // from the default 64 bytes cost two reallocations and copies per message.
+        var writer = WireWriter(reservingCapacity: 256, outOfBandThreshold: settings.outOfBandThreshold)
         message.encode(to: &writer)
         let body = writer.bytes
         let bulk = writer.segments.reduce(0) { $0 + $1.bytes.count }

@@ -4,6 +4,7 @@
 
 #define _GNU_SOURCE
 #include "CBenchBaselines.h"
+#include "transport_internal.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -49,7 +50,7 @@ static void no_delay(int fd) {
 }
 
 // A connected loopback pair: `fds[0]` the client end, `fds[1]` the accepted server end.
-static int loopback_pair(int fds[2]) {
+int cbench_loopback_pair(int fds[2]) {
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     if (listener < 0) return -1;
     struct sockaddr_in addr;
@@ -101,7 +102,7 @@ static void *echo_main(void *arg) {
 
 double cbench_tcp_pingpong(int64_t messages, size_t bytes, double *latencies) {
     int fds[2];
-    if (loopback_pair(fds) != 0) return -1;
+    if (cbench_loopback_pair(fds) != 0) return -1;
     struct echo_job job = {fds[1], bytes, messages};
     pthread_t thread;
     pthread_create(&thread, NULL, echo_main, &job);
@@ -126,7 +127,7 @@ double cbench_tcp_pingpong(int64_t messages, size_t bytes, double *latencies) {
 
 double cbench_tcp_pipelined(int64_t messages, size_t bytes, int window) {
     int fds[2];
-    if (loopback_pair(fds) != 0) return -1;
+    if (cbench_loopback_pair(fds) != 0) return -1;
     struct echo_job job = {fds[1], bytes, messages};
     pthread_t thread;
     pthread_create(&thread, NULL, echo_main, &job);
@@ -177,7 +178,7 @@ static void *sink_main(void *arg) {
 
 double cbench_tcp_stream(int64_t messages, size_t bytes) {
     int fds[2];
-    if (loopback_pair(fds) != 0) return -1;
+    if (cbench_loopback_pair(fds) != 0) return -1;
     // One buffer each side, allocated and touched once per process and reused by every call
     // (the caller times the whole call): the baseline pays no first-touch page faults, only the
     // kernel's copies — as the transport, whose receive buffers come from a pool.

@@ -74,6 +74,12 @@ void cbench_blas_sgemm(int m, int n, int k, const float *a, const float *b, floa
 /// seconds into `latencies` (room for `messages`, may be NULL). Returns total seconds, or -1.
 double cbench_tcp_pingpong(int64_t messages, size_t bytes, double *latencies);
 
+/// The same round trips with every send and receive through io_uring, one ring per thread
+/// (single issuer, deferred task work, registered ring fd). Each side makes one io_uring_enter
+/// per round trip: the client submits SEND + RECV and waits for both; the echo thread submits
+/// its reply's SEND with the next request's RECV and waits. Same arguments and result.
+double cbench_uring_pingpong(int64_t messages, size_t bytes, double *latencies);
+
 /// `messages` requests of `bytes` to an echo thread with `window` requests kept in flight.
 /// Returns total seconds, or -1.
 double cbench_tcp_pipelined(int64_t messages, size_t bytes, int window);
