@@ -48,6 +48,37 @@ extension CPUBackend {
         let py = out.elementPointer(as: T.self)
         let pbias = bias.map { UnsafePointer($0.elementPointer(as: T.self)) }
 
+        // Small convolutions (LeNet's: 6×784×25 multiply-adds per image) run one product per
+        // image, with the images spread over the threads and BLAS single-threaded: each product
+        // writes its image's output rows in place, and BLAS handles the short, wide products
+        // far better one image at a time than as one long product over the whole chunk.
+        if let gemm, let blas, !direct, groupOutputs * pixels * patch <= Self.perImageConvolutionWork,
+            [groupOutputs, pixels, patch].allSatisfy({ $0 <= Int(Int32.max) })
+        {
+            let parts = Swift.min(parallel.threads, batch)
+            let scratch = try Tensor.empty([parts * patch * pixels], dtype: x.dtype, op: "conv2d")
+            let columns = scratch.elementPointer(as: T.self)
+            BLASThreadScope.singleThreaded(blas) {
+                parallel.forEach(parts, parts: parts) { part in
+                    let own = columns + part * patch * pixels
+                    for image in (batch * part / parts)..<(batch * (part + 1) / parts) {
+                        for group in 0..<groups {
+                            let source = px + (image * channels + group * groupChannels) * h * w
+                            Self.im2col(source, groupChannels, h, w, kh, kw, oh, ow, p, into: own, rowStride: pixels)
+                            let first = image * outChannels + group * groupOutputs
+                            gemm(false, false, groupOutputs, pixels, patch, pw + group * groupOutputs * patch, patch, own, pixels, py + first * pixels, pixels)
+                        }
+                        guard let pbias else { continue }
+                        for channel in 0..<outChannels {
+                            let row = py + (image * outChannels + channel) * pixels
+                            let value = pbias[channel]
+                            for i in 0..<pixels { row[i] += value }
+                        }
+                    }
+                }
+            }
+            return out
+        }
         // Images per GEMM: as many as keep the patch matrix within about one core's L2 (2 MiB).
         // Measured on the reference shape (batch 64, 32→64 channels, 28×28, 3×3): 2 MiB chunks
         // match one image per GEMM at best and larger chunks that spill out of L2 are slower.
@@ -111,6 +142,10 @@ extension CPUBackend {
         }
         return out
     }
+
+    /// The most multiply-adds of one image's product (per group) for which a convolution runs
+    /// image by image (see `convDense`).
+    static let perImageConvolutionWork = 1 << 22
 
     /// Lays out the receptive fields of one image's `channels` planes as the columns of a
     /// `[channels·kh·kw, oh·ow]` matrix whose rows lie `rowStride` elements apart, with zeros where

@@ -188,6 +188,33 @@ extension CPUBackend {
             }
             return out
         }
+        // A small output over a long inner dimension (a convolution's weight gradient: 6×25 over
+        // 64 images × 784 positions) is split along k: OpenBLAS parallelises over m and n only,
+        // so such a product ran on one core. Each thread multiplies a slice of k into its own
+        // partial product; the partials are then added.
+        if batch == 1, let la = layoutA, let lb = layoutB, let blas, parallel.threads > 1, m * n <= Self.splitDepthMaximumOutput,
+            k >= Self.splitDepthMinimumSlice * parallel.threads
+        {
+            let parts = parallel.threads
+            let partials = try Tensor.empty([(parts - 1) * m * n], dtype: a.dtype, op: "matmul")
+            let spare = partials.elementPointer(as: T.self)
+            BLASThreadScope.singleThreaded(blas) {
+                parallel.forEachRange(parts, parts: parts) { range in
+                    for part in range {
+                        let k0 = k * part / parts, k1 = k * (part + 1) / parts
+                        let sliceA = pa + (la.transposed ? k0 * la.leadingDimension : k0)
+                        let sliceB = pb + (lb.transposed ? k0 : k0 * lb.leadingDimension)
+                        let target = part == 0 ? c : spare + (part - 1) * m * n
+                        gemm(la.transposed, lb.transposed, m, n, k1 - k0, sliceA, la.leadingDimension, sliceB, lb.leadingDimension, target, n)
+                    }
+                }
+            }
+            for part in 1..<parts {
+                let partial = UnsafePointer(spare + (part - 1) * m * n)
+                for i in 0..<(m * n) { c[i] += partial[i] }
+            }
+            return out
+        }
         // Scratch for operands BLAS cannot read in place (allocated through the tensor pool so an
         // impossible size throws rather than traps).
         let scratchA = layoutA == nil ? try Tensor.empty([m, k], dtype: a.dtype, op: "matmul") : nil
@@ -222,6 +249,11 @@ extension CPUBackend {
     /// spread over the backend's threads with single-threaded BLAS (rather than each product
     /// over all threads). Larger products take long enough that BLAS's own threading pays.
     static let smallProductWork = 1 << 24
+
+    /// The largest output (`m·n`) whose product is split along k, and the shortest slice of k
+    /// each thread gets: below these the products are better left to BLAS's own threading.
+    static let splitDepthMaximumOutput = 1 << 16
+    static let splitDepthMinimumSlice = 2048
 
     /// The fewest rows each thread gets when a linear layer's product is split by rows.
     static let minimumRowsPerThread = 256

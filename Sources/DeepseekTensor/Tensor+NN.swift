@@ -31,6 +31,13 @@ extension Pool2dParameters {
         )
     }
 
+    /// Whether these are 2×2 windows with stride 2, no padding and no dilation, and every output
+    /// window lies inside the `height`×`width` input: each input element is in at most one window.
+    public func isPairwise(height: Int, width: Int, outputs: (h: Int, w: Int)) -> Bool {
+        kernel == (2, 2) && stride == (2, 2) && dilation == (1, 1) && padding == (0, 0, 0, 0)
+            && 2 * outputs.h <= height && 2 * outputs.w <= width
+    }
+
     /// For each output row (`vertical`) or column: the window taps inside the image — a
     /// contiguous range, as positions grow with the tap index — and how many taps land inside
     /// image plus padding (the `countIncludePad` divisor; taps beyond the padding never count).

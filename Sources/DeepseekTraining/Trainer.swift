@@ -279,8 +279,9 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
         if let cached = backwardCache[key] { return cached }
         let training = try forward.trainingGraph(loss: loss.id, seed: lossScale == 1 ? .one : .constant(lossScale))
         let names = training.targets.map { forward[node: forward[value: $0].producer].name }
-        backwardCache[key] = (training.graph, names)
-        return (training.graph, names)
+        let (fused, _) = try FusionPass().run(training.graph)
+        backwardCache[key] = (fused, names)
+        return (fused, names)
     }
 
     /// A tracer (casting parameters for mixed precision), the input cast to the compute dtype and the labels.

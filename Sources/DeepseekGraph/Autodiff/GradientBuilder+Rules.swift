@@ -86,7 +86,8 @@ extension GradientBuilder {
         case .square: return try mul(g, scale(x, by: 2))
         case .tanh: return try mul(g, subtract(unary(.square, y), from: 1))
         case .sigmoid: return try mul(g, mul(y, subtract(y, from: 1)))
-        case .relu: return try mask(g, where: binary(.greater, x, scalar(0, dt)))
+        case .relu:  // y > 0 exactly where x > 0 (NaN in both: not), and reading y lets x be fused away
+            return try mask(g, where: binary(.greater, y, scalar(0, dt)))
         case .silu:  // σ(x) · (1 + x · (1 − σ(x)))
             let s = try unary(.sigmoid, x)
             return try mul(g, mul(s, shift(mul(x, subtract(s, from: 1)), by: 1)))

@@ -7,19 +7,24 @@ public import DeepseekTensor
 /// channels). Row `(ci·KH + ky)·KW + kx` of group `g`, column `n·OH·OW + oy·OW + ox` holds
 /// `x[n, g·Cg + ci, oy·sh − top + ky·dh, ox·sw − left + kx·dw]`, or 0 where that lies in the
 /// padding. `Col2im` is its adjoint.
+///
+/// With `ColumnLayout.perImage` the output is `[N, G·Cg·KH·KW, OH·OW]` instead: each image's
+/// columns on their own, for one small product per image.
 public struct Im2col: CustomGraphOp, HostGradientKernel {
     public let parameters: Conv2dParameters
     public let kernelHeight: Int
     public let kernelWidth: Int
+    public let layout: ColumnLayout
 
-    public init(_ parameters: Conv2dParameters, kernel: (h: Int, w: Int)) {
+    public init(_ parameters: Conv2dParameters, kernel: (h: Int, w: Int), layout: ColumnLayout = .grouped) {
         self.parameters = parameters
         self.kernelHeight = kernel.h
         self.kernelWidth = kernel.w
+        self.layout = layout
     }
 
     public var label: String { "im2col" }
-    public var signature: String { "im2col(kernel: \(kernelHeight)x\(kernelWidth), \(parameters.summary))" }
+    public var signature: String { "im2col(kernel: \(kernelHeight)x\(kernelWidth), \(parameters.summary)\(layout.suffix))" }
     /// A host loop over CPU memory.
     public var deviceKinds: Set<DeviceKind>? { [.cpu] }
 
@@ -40,7 +45,11 @@ public struct Im2col: CustomGraphOp, HostGradientKernel {
         guard s[1] % parameters.groups == 0 else {
             throw TensorError(.shapeMismatch, "im2col: \(s[1]) channels of \(s) do not divide into \(parameters.groups) groups")
         }
-        return [parameters.groups, s[1] / parameters.groups * kernelHeight * kernelWidth, s[0] * window.positions]
+        let rows = s[1] / parameters.groups * kernelHeight * kernelWidth
+        switch layout {
+        case .grouped: return [parameters.groups, rows, s[0] * window.positions]
+        case .perImage: return [s[0], parameters.groups * rows, window.positions]
+        }
     }
 
     func accumulate<T: BinaryFloatingPoint>(into out: UnsafeMutablePointer<T>, data: [UnsafePointer<T>?], inputs: [Tensor]) throws {
@@ -53,6 +62,7 @@ public struct Im2col: CustomGraphOp, HostGradientKernel {
         let rows = parameters.groups * cg * kernelHeight * kernelWidth
         let (ow, kernelArea) = (win.outputWidth, kernelHeight * kernelWidth)
         let (output, image) = (UncheckedSendable(out), UncheckedSendable(x))
+        let (rowStride, imageStride) = layout.strides(rows: rows, images: n, positions: win.positions)
         // Rows are independent: each worker fills whole rows.
         ParallelRanges.forEach(rows, grain: Swift.max(1, 16_384 / Swift.max(1, columns))) { range in
             for r in range {
@@ -60,10 +70,10 @@ public struct Im2col: CustomGraphOp, HostGradientKernel {
                 let ky = r % kernelArea / kernelWidth
                 let kx = r % kernelWidth
                 let (first, end) = win.validColumns(kx, width: w)
-                let rowBase = output.value + r * columns
+                let rowBase = output.value + r * rowStride
                 for ni in 0..<n {
                     let src = image.value + (ni * c + plane) * h * w
-                    let dst = rowBase + ni * win.positions
+                    let dst = rowBase + ni * imageStride
                     for oy in 0..<win.outputHeight {
                         let iy = win.inputRow(oy, ky)
                         guard iy >= 0 && iy < h, first < end else { continue }
@@ -95,18 +105,21 @@ public struct Col2im: CustomGraphOp, HostGradientKernel {
     public let height: Int
     /// The width of the image to rebuild.
     public let width: Int
+    /// How the input columns are laid out (as `Im2col` writes them).
+    public let layout: ColumnLayout
 
-    public init(_ parameters: Conv2dParameters, kernel: (h: Int, w: Int), height: Int, width: Int) {
+    public init(_ parameters: Conv2dParameters, kernel: (h: Int, w: Int), height: Int, width: Int, layout: ColumnLayout = .grouped) {
         self.parameters = parameters
         self.kernelHeight = kernel.h
         self.kernelWidth = kernel.w
         self.height = height
         self.width = width
+        self.layout = layout
     }
 
     public var label: String { "col2im" }
     public var signature: String {
-        "col2im(kernel: \(kernelHeight)x\(kernelWidth), image: \(height)x\(width), \(parameters.summary))"
+        "col2im(kernel: \(kernelHeight)x\(kernelWidth), image: \(height)x\(width), \(parameters.summary)\(layout.suffix))"
     }
     /// A host loop over CPU memory.
     public var deviceKinds: Set<DeviceKind>? { [.cpu] }
@@ -123,15 +136,26 @@ public struct Col2im: CustomGraphOp, HostGradientKernel {
     func outputShape(_ inputs: [Tensor]) throws -> Shape {
         let window = try ConvolutionWindow(parameters, kernelHeight: kernelHeight, kernelWidth: kernelWidth, height: height, width: width, op: "col2im")
         let k = kernelHeight * kernelWidth
-        guard inputs.count == 1, inputs[0].rank == 3, inputs[0].shape[0] == parameters.groups,
-            inputs[0].shape[1] % k == 0, inputs[0].shape[2] % window.positions == 0
-        else {
+        let g = parameters.groups
+        let fits: Bool
+        switch layout {
+        case .grouped:
+            fits = inputs.count == 1 && inputs[0].rank == 3 && inputs[0].shape[0] == g && inputs[0].shape[1] % k == 0
+                && inputs[0].shape[2] % window.positions == 0
+        case .perImage:
+            fits = inputs.count == 1 && inputs[0].rank == 3 && inputs[0].shape[1] % (g * k) == 0 && inputs[0].shape[2] == window.positions
+        }
+        guard fits else {
+            let expected = layout == .grouped ? "[\(g), Cg·\(k), N·\(window.positions)]" : "[N, \(g)·Cg·\(k), \(window.positions)]"
             throw TensorError(
                 .shapeMismatch,
-                "col2im: needs one input [\(parameters.groups), Cg·\(k), N·\(window.positions)] for a \(kernelHeight)x\(kernelWidth) kernel over \(height)x\(width), got \(inputs.map(\.shape))")
+                "col2im: needs one input \(expected) for a \(kernelHeight)x\(kernelWidth) kernel over \(height)x\(width), got \(inputs.map(\.shape))")
         }
         let s = inputs[0].shape
-        return [s[2] / window.positions, parameters.groups * s[1] / k, height, width]
+        switch layout {
+        case .grouped: return [s[2] / window.positions, g * s[1] / k, height, width]
+        case .perImage: return [s[0], s[1] / k, height, width]
+        }
     }
 
     func accumulate<T: BinaryFloatingPoint>(into out: UnsafeMutablePointer<T>, data: [UnsafePointer<T>?], inputs: [Tensor]) throws {
@@ -139,12 +163,13 @@ public struct Col2im: CustomGraphOp, HostGradientKernel {
         let win = try ConvolutionWindow(parameters, kernelHeight: kernelHeight, kernelWidth: kernelWidth, height: height, width: width, op: "col2im")
         let s = inputs[0].shape
         let groups = parameters.groups
-        let rows = s[1]
+        let rows = layout == .grouped ? s[1] : s[1] / groups  // per group
         let cg = rows / (kernelHeight * kernelWidth)
-        let n = s[2] / win.positions
+        let n = layout == .grouped ? s[2] / win.positions : s[0]
         let c = groups * cg
         let (h, w) = (height, width)
-        let (ow, columns) = (win.outputWidth, s[2])
+        let ow = win.outputWidth
+        let (rowStride, imageStride) = layout.strides(rows: groups * rows, images: n, positions: win.positions)
         let (output, columnData) = (UncheckedSendable(out), UncheckedSendable(cols))
         // Each worker owns whole channel planes of the output (every image's), so the sums
         // where windows overlap stay within one worker and in a fixed order.
@@ -155,12 +180,12 @@ public struct Col2im: CustomGraphOp, HostGradientKernel {
                 for ky in 0..<kernelHeight {
                     for kx in 0..<kernelWidth {
                         let row = (ci * kernelHeight + ky) * kernelWidth + kx
-                        let rowBase = columnData.value + (g * rows + row) * columns
+                        let rowBase = columnData.value + (g * rows + row) * rowStride
                         let (first, end) = win.validColumns(kx, width: w)
                         guard first < end else { continue }
                         for ni in 0..<n {
                             let dst = output.value + (ni * c + plane) * h * w
-                            let src = rowBase + ni * win.positions
+                            let src = rowBase + ni * imageStride
                             for oy in 0..<win.outputHeight {
                                 let iy = win.inputRow(oy, ky)
                                 guard iy >= 0 && iy < h else { continue }
@@ -177,6 +202,24 @@ public struct Col2im: CustomGraphOp, HostGradientKernel {
                     }
                 }
             }
+        }
+    }
+}
+
+/// How `Im2col` lays out the columns it unfolds (and `Col2im` reads them).
+public enum ColumnLayout: Sendable, Hashable {
+    /// `[G, Cg·KH·KW, N·OH·OW]`: every image's columns side by side, one product per group.
+    case grouped
+    /// `[N, G·Cg·KH·KW, OH·OW]`: each image's columns on their own, one product per image.
+    case perImage
+
+    var suffix: String { self == .grouped ? "" : ", per image" }
+
+    /// Element distances between consecutive rows and between consecutive images' blocks.
+    func strides(rows: Int, images: Int, positions: Int) -> (row: Int, image: Int) {
+        switch self {
+        case .grouped: (images * positions, positions)
+        case .perImage: (positions, rows * positions)
         }
     }
 }

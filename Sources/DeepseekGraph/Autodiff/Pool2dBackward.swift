@@ -76,6 +76,16 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
         let (columns, paddedColumns) = p.taps(vertical: false, outputs: ow, size: w)
         let x = UncheckedSendable(kind == .max ? data[1] : nil)
         let (output, upstreamData) = (UncheckedSendable(out), UncheckedSendable(grad))
+        if kind == .max, let input = data[1], p.isPairwise(height: h, width: w, outputs: (oh, ow)) {
+            let source = UncheckedSendable(input)
+            ParallelRanges.forEach(g[0] * g[1], grain: Swift.max(1, 16384 / Swift.max(1, h * w))) { planes in
+                for plane in planes {
+                    Self.routePairs(
+                        source.value + plane * h * w, upstreamData.value + plane * oh * ow, into: output.value + plane * h * w, width: w, oh, ow)
+                }
+            }
+            return
+        }
         // Planes are independent: each worker owns whole planes of the output.
         ParallelRanges.forEach(g[0] * g[1], grain: Swift.max(1, 4096 / Swift.max(1, h * w))) { planes in
             for plane in planes {
@@ -100,7 +110,8 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
                                     let e = src[index]
                                     // Selects for the unpredictable comparison, a branch only
                                     // for the rare NaN.
-                                    let larger = e > best
+                                    // The first tap starts the window (an all −∞ window sends its gradient there).
+                                    let larger = e > best || bestIndex < 0
                                     best = larger ? e : best
                                     bestIndex = larger ? index : bestIndex
                                     if e.isNaN {
@@ -121,6 +132,41 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// 2×2 max pooling with stride 2 over one plane: each window's gradient goes to the element
+    /// the forward kernel picked (the first largest, or the last NaN), chosen with selects.
+    /// Windows do not overlap, so every output element is written at most once.
+    static func routePairs<T: BinaryFloatingPoint>(
+        _ x: UnsafePointer<T>, _ upstream: UnsafePointer<T>, into dst: UnsafeMutablePointer<T>, width w: Int, _ oh: Int, _ ow: Int
+    ) {
+        for oy in 0..<oh {
+            let top = x + 2 &* oy &* w
+            let bottom = top + w
+            let (outTop, outBottom) = (dst + 2 &* oy &* w, dst + (2 &* oy &+ 1) &* w)
+            let gradient = upstream + oy &* ow
+            // Wrapping index arithmetic and selects only, so the loop vectorises.
+            for ox in 0..<ow {
+                let j = 2 &* ox
+                let (a, b, c, d) = (top[j], top[j &+ 1], bottom[j], bottom[j &+ 1])
+                var m = a
+                var at: Int32 = 0
+                at = b > m ? 1 : at
+                m = b > m ? b : m
+                at = c > m ? 2 : at
+                m = c > m ? c : m
+                at = d > m ? 3 : at
+                at = a.isNaN ? 0 : at
+                at = b.isNaN ? 1 : at
+                at = c.isNaN ? 2 : at
+                at = d.isNaN ? 3 : at
+                let v = gradient[ox]
+                outTop[j] = at == 0 ? v : 0
+                outTop[j &+ 1] = at == 1 ? v : 0
+                outBottom[j] = at == 2 ? v : 0
+                outBottom[j &+ 1] = at == 3 ? v : 0
             }
         }
     }

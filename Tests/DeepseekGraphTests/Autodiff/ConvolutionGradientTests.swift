@@ -49,4 +49,24 @@ import Testing
     func pool2dGradientMatchesFiniteDifferences(_ c: GradientCase) throws {
         try GradientCheck.run(c)
     }
+
+    /// Windows [1 3 / 3 0], [NaN 2 / NaN 5] and [−∞ −∞ / −∞ −∞]: the gradient goes to the first
+    /// largest element, the last NaN, and the first element — on the 2×2 stride-2 fast path and
+    /// on the general loop (ceil mode adds a partial window, which takes the general path).
+    @Test func maxPoolGradientGoesToTheFirstLargestOrTheLastNaN() throws {
+        let inf = -Float.infinity
+        let top: [Float] = [1, 3, .nan, 2, inf, inf, 7]
+        let bottom: [Float] = [3, 0, .nan, 5, inf, inf, 1]
+        let expectedTop: [Float] = [0, 10, 0, 0, 30, 0]
+        let expectedBottom: [Float] = [0, 0, 20, 0, 0, 0]
+        for (width, ceil) in [(6, false), (7, true)] {
+            let x = try Tensor(Array(top.prefix(width)) + Array(bottom.prefix(width)), shape: [1, 1, 2, width])
+            let p = Pool2dParameters(kernel: (2, 2), stride: (2, 2), ceilMode: ceil)
+            let outputs = ceil ? 4 : 3
+            let g = try Tensor(Array([Float(10), 20, 30, 40].prefix(outputs)), shape: [1, 1, 1, outputs])
+            let dx = try Pool2dBackward(.max, p, height: 2, width: width).evaluate([g, x])[0].scalars(as: Float.self)
+            #expect(Array(dx[0..<6]) == expectedTop, "width \(width)")
+            #expect(Array(dx[width..<(width + 6)]) == expectedBottom, "width \(width)")
+        }
+    }
 }
