@@ -13,7 +13,8 @@ extension ClusterSimulation {
             case ClusterSimulation.kindOptimizerDone: optimizerDone(e.a)
             case ClusterSimulation.kindCollectiveStart: markReady(e.a, device: e.b)
             default:
-                if let m = transport.handle(e, queue: &queue) { deliver(m) }
+                guard let m = transport.handle(e, queue: &queue) else { continue }
+                if m.isCompute { computeDone(m.token) } else { deliver(m) }
             }
         }
         let wall = ContinuousClock.now - wallStart
@@ -34,7 +35,13 @@ extension ClusterSimulation {
         let now = queue.now
         if now >= lanes[l].crashAt { lanes[l].crashed = true; return }
         guard lanes[l].pc < lanes[l].program.count else {
-            if lanes[l].computeEnd == nil { lanes[l].computeEnd = now }
+            if lanes[l].computeEnd == nil {
+                lanes[l].computeEnd = now
+                // Collectives outside the stream (the loss all-reduce) start as compute ends.
+                for id in collectivesOfLane[l] where !collectives[id].streamed {
+                    for device in lanes[l].devices { if let rank = collectives[id].rankOfDevice[device], !collectives[id].started[rank] { start(id, rank: rank) } }
+                }
+            }
             tryOptimizer(l)
             return
         }
@@ -51,15 +58,49 @@ extension ClusterSimulation {
             if let w = lanes[l].waitingSince { lanes[l].pipelineWait += now - w; lanes[l].waitingSince = nil }
         }
         let layer = currentLayer(lanes[l])
-        let compute = op.forward ? layerTimes[layer].forward : layerTimes[layer].backward
+        var compute = op.forward ? layerTimes[layer].forward : layerTimes[layer].backward
+        // The runtime's fixed cost of a step (tracing the graph, looking up its plan, reading the
+        // loss back) comes before the first layer of the first microbatch.
+        let first = lanes[l].pc == 0 && lanes[l].cursor == 0
+        if first { compute += configuration.device.stepOverhead }
         let blocking = (tensorSeconds.isEmpty ? 0 : 2 * tensorSeconds[layer]) + (zeroGatherSeconds.isEmpty ? 0 : zeroGatherSeconds[layer])
-        lanes[l].compute += compute
         lanes[l].tensorComm += blocking
         lanes[l].running = true
-        if configuration.trace {
-            span(lane: l, name: "\(op.forward ? "forward" : "backward") \(configuration.workload.layers[layer].name) mb\(op.microbatch)", start: now, seconds: compute + blocking, category: .kernel)
+        let name = "\(first && configuration.device.stepOverhead > 0 ? "step start + " : "")\(op.forward ? "forward" : "backward") \(configuration.workload.layers[layer].name) mb\(op.microbatch)"
+        if sharesCores {
+            // Each device's span is work on its node's shared cores; the segment ends when all
+            // of the lane's devices are done, however long sharing stretches them.
+            lanes[l].pendingSpans = lanes[l].devices.count
+            (lanes[l].segmentStart, lanes[l].segmentName) = (now, name)
+            for d in lanes[l].devices { transport.compute(on: d, seconds: compute + blocking, token: Self.computeToken(Self.kindLaneStep, l), queue: &queue) }
+            return
         }
+        lanes[l].compute += compute
+        if configuration.trace { span(lane: l, name: name, start: now, seconds: compute + blocking, category: .kernel) }
         queue.schedule(at: now + compute + blocking, kind: ClusterSimulation.kindLaneStep, l)
+    }
+
+    /// Whether devices share their node's cores (`ClusterTopology.coresPerNode`).
+    var sharesCores: Bool { configuration.topology.coresPerNode != nil }
+
+    static func computeToken(_ kind: UInt32, _ lane: Int) -> Int { Int(kind) << 40 | lane }
+
+    /// One device's span of shared-core work is done: the lane's segment or optimizer step ends
+    /// with its last device.
+    func computeDone(_ token: Int) {
+        let (kind, l) = (UInt32(token >> 40), token & (1 << 40 - 1))
+        lanes[l].pendingSpans -= 1
+        guard lanes[l].pendingSpans == 0 else { return }
+        let seconds = queue.now - lanes[l].segmentStart
+        if kind == ClusterSimulation.kindLaneStep {
+            lanes[l].compute += seconds
+            if configuration.trace { span(lane: l, name: lanes[l].segmentName, start: lanes[l].segmentStart, seconds: seconds, category: .kernel) }
+            segmentDone(l)
+        } else {
+            lanes[l].optimizerWall = seconds
+            if configuration.trace { span(lane: l, name: "optimizer step", start: lanes[l].segmentStart, seconds: seconds, category: .training) }
+            optimizerDone(l)
+        }
     }
 
     func segmentDone(_ l: Int) {
@@ -127,15 +168,22 @@ extension ClusterSimulation {
                 continue
             }
             guard ready[device].contains(id) else { return }
-            collectives[id].started[rank] = true
-            collectives[id].startedAt[rank] = queue.now
-            do {
-                let out = try collectives[id].machines[rank].start()
-                emit(out, instance: id, rank: rank)
-            } catch {
-                protocolErrors.append("\(collectives[id].name): \(error)")
-                return
-            }
+            guard start(id, rank: rank) else { return }
+        }
+    }
+
+    /// Starts member `rank` of collective `id`; `false` after a protocol error.
+    @discardableResult
+    func start(_ id: Int, rank: Int) -> Bool {
+        collectives[id].started[rank] = true
+        collectives[id].startedAt[rank] = queue.now
+        do {
+            let out = try collectives[id].machines[rank].start()
+            emit(out, instance: id, rank: rank)
+            return true
+        } catch {
+            protocolErrors.append("\(collectives[id].name): \(error)")
+            return false
         }
     }
 
@@ -196,6 +244,11 @@ extension ClusterSimulation {
     func optimizerSeconds(_ l: Int) -> Double {
         let params = Double(lanes[l].layers.reduce(0) { $0 + configuration.workload.layers[$1].parameters }) / Double(layout.tensorParallel)
         let shard = layout.zeroStage >= 1 ? params / Double(layout.dataParallel) : params
+        if let measured = configuration.device.optimizer {
+            // A measured profile: the runtime's own step path (flatten the gradients, update the
+            // shard, write the gathered parameters back), fixed cost plus per-parameter cost.
+            return measured.fixed + measured.perParameter * params + measured.perShardParameter * shard
+        }
         // Mixed-precision Adam streams about 28 bytes per parameter (fp32 master, m, v in and out; 16-bit gradient and weight).
         return configuration.device.seconds(flops: shard * 10, bytes: shard * 28, precision: .fp32)
     }
@@ -205,13 +258,19 @@ extension ClusterSimulation {
         guard queue.now < lanes[l].crashAt else { lanes[l].crashed = true; return }
         lanes[l].optimizerStart = queue.now
         let seconds = optimizerSeconds(l)
+        if sharesCores {
+            lanes[l].pendingSpans = lanes[l].devices.count
+            lanes[l].segmentStart = queue.now
+            for d in lanes[l].devices { transport.compute(on: d, seconds: seconds, token: Self.computeToken(Self.kindOptimizerDone, l), queue: &queue) }
+            return
+        }
         if configuration.trace { span(lane: l, name: "optimizer step", start: queue.now, seconds: seconds, category: .training) }
         queue.schedule(at: queue.now + seconds, kind: ClusterSimulation.kindOptimizerDone, l)
     }
 
     func optimizerDone(_ l: Int) {
         guard queue.now < lanes[l].crashAt else { lanes[l].crashed = true; return }
-        lanes[l].compute += optimizerSeconds(l)
+        lanes[l].compute += lanes[l].optimizerWall ?? optimizerSeconds(l)
         for id in collectivesOfLane[l] where collectives[id].operation == .allGather {
             for device in lanes[l].devices where collectives[id].rankOfDevice[device] != nil { markReady(id, device: device) }
         }

@@ -38,6 +38,12 @@ public final class ClusterSimulation {
         var end: Double?
         var crashAt: Double
         var crashed = false
+        /// With shared cores: device spans of the running segment still computing, and when the
+        /// segment (or the optimizer step) started.
+        var pendingSpans = 0
+        var segmentStart = 0.0
+        var segmentName = ""
+        var optimizerWall: Double?
     }
 
     static let kindLaneStep: UInt32 = 10, kindOptimizerDone: UInt32 = 11, kindCollectiveStart: UInt32 = 12
@@ -70,7 +76,7 @@ public final class ClusterSimulation {
         try configuration.validate()
         self.configuration = configuration
         queue = EventQueue(seed: configuration.seed)
-        transport = SimulatedTransport(network: NetworkModel(configuration.topology), faults: configuration.faults, seed: configuration.seed)
+        transport = SimulatedTransport(network: NetworkModel(configuration.topology, computeParallelism: configuration.device.parallelism), faults: configuration.faults, seed: configuration.seed)
         setUp()
     }
 
@@ -138,6 +144,15 @@ public final class ClusterSimulation {
         guard dp > 1 else { return }
         // Data-parallel collectives, in the order each device issues them.
         var tag: UInt64 = 1
+        // The runtime's trainer averages the loss over the replicas every step: a one-value
+        // all-reduce among the last stage's replicas, started beside the gradient collectives.
+        for t in 0..<tp {
+            let group = (0..<dp).map { device(replica: $0, stage: pp - 1, tensor: t) }
+            add(CollectiveInstance(
+                name: "loss all-reduce tensor \(t)", operation: .allReduce, algorithm: c.algorithm, devices: group, devicesPerNode: c.topology.devicesPerNode,
+                payloadBytes: 4 * Double(dp), sparseBytes: nil, bucket: -1, tag: tag), stage: pp - 1, streamed: false)
+            tag += 1
+        }
         for s in 0..<pp {
             for t in 0..<tp {
                 let group = (0..<dp).map { device(replica: $0, stage: s, tensor: t) }
@@ -150,7 +165,9 @@ public final class ClusterSimulation {
                         let gap = UInt64(max(1, (1 / density).rounded()))
                         sparse = k * (c.precision.bytes + Double((64 - gap.leadingZeroBitCount + 6) / 7))
                     }
-                    let op: CollectiveOperation = sparse != nil ? .sparseAllGather : (layout.zeroStage >= 1 ? .reduceScatter : .allReduce)
+                    // The runtime's DistributedOptimizer keeps the whole gradient at stage 1 and
+                    // all-reduces it (each rank then updates its shard); stages 2 and 3 reduce-scatter.
+                    let op: CollectiveOperation = sparse != nil ? .sparseAllGather : (layout.zeroStage >= 2 ? .reduceScatter : .allReduce)
                     add(CollectiveInstance(
                         name: "\(op.rawValue) stage \(s) tensor \(t) bucket \(b) (\(c.workload.layers[layers[0]].name)…)", operation: op, algorithm: c.algorithm,
                         devices: group, devicesPerNode: c.topology.devicesPerNode, payloadBytes: bytes, sparseBytes: sparse, bucket: b, tag: tag), stage: s)
@@ -171,11 +188,13 @@ public final class ClusterSimulation {
 
     func sparse(_ c: GradientCompression) -> Bool { if case .topK = c { true } else { false } }
 
-    func add(_ instance: CollectiveInstance, stage s: Int) {
+    func add(_ instance: CollectiveInstance, stage s: Int, streamed: Bool = true) {
         let id = collectives.count
+        var instance = instance
+        instance.streamed = streamed
         collectives.append(instance)
         for device in instance.devices {
-            streams[device].append(id)
+            if streamed { streams[device].append(id) }
             collectivesOfLane[laneIndex(replica: (device / layout.tensorParallel) % layout.dataParallel, stage: s)].append(id)
         }
     }

@@ -9,9 +9,24 @@ public struct LinkKind: Sendable, Hashable, CustomStringConvertible {
     public var bandwidth: Double
     /// One-way latency in seconds.
     public var latency: Double
+    /// Whether carrying a message is work of the endpoints' processors rather than of a
+    /// separate wire: loopback TCP between processes on one host, where every byte is copied by
+    /// the kernel and every message wakes a process. On a topology with `coresPerNode`, such a
+    /// message costs `latency + bytes / bandwidth` seconds of one core, shared with the node's
+    /// compute (see `ClusterTopology.coresPerNode`), at `cpuLoad` cores.
+    public var cpuBound: Bool
+    /// For a `cpuBound` link: cores a message in flight keeps busy, sender and receiver
+    /// together (their CPU time over the message's one-way time, measured).
+    public var cpuLoad: Double
+    /// For a `cpuBound` link: the one-way latency of a small message while every core of the
+    /// node is busy with other work (measured with spinning threads). What exceeds `latency` is
+    /// waiting for the scheduler to give the woken receiver a core; a message that starts while
+    /// its node has more running work than cores is delivered that much later.
+    public var contendedLatency: Double?
 
-    public init(name: String, bandwidth: Double, latency: Double) {
-        (self.name, self.bandwidth, self.latency) = (name, bandwidth, latency)
+    public init(name: String, bandwidth: Double, latency: Double, cpuBound: Bool = false, cpuLoad: Double = 1, contendedLatency: Double? = nil) {
+        (self.name, self.bandwidth, self.latency, self.cpuBound, self.cpuLoad) = (name, bandwidth, latency, cpuBound, cpuLoad)
+        self.contendedLatency = contendedLatency
     }
 
     public var description: String { "\(name) (\(bandwidth * 8 / 1e9) Gb/s, \(latency * 1e6) µs)" }
@@ -43,7 +58,7 @@ public struct LinkKind: Sendable, Hashable, CustomStringConvertible {
     /// TCP over 1 Gb/s Ethernet.
     public static let ethernet1 = LinkKind(name: "ethernet-1g", bandwidth: 0.118e9, latency: 50e-6)
     /// Loopback TCP between processes on this 2-core machine (measured: ≈ 75 µs cross-core ping-pong / 2).
-    public static let loopback = LinkKind(name: "loopback", bandwidth: 2e9, latency: 37e-6)
+    public static let loopback = LinkKind(name: "loopback", bandwidth: 2e9, latency: 37e-6, cpuBound: true)
 
     /// The named link kinds a scenario may use.
     public static let catalog: [LinkKind] = [
@@ -88,10 +103,18 @@ public struct ClusterTopology: Sendable, Hashable {
     /// NICs per node (not used with `.railOptimized`, which has one per device).
     public var nicsPerNode: Int
     public var fabric: Fabric
+    /// Processor cores a node's devices share, when devices are processes on a host rather than
+    /// accelerators: `nil` gives every device its own compute (GPUs). With cores set, every
+    /// compute span of a device is work of one core that the node's running spans share
+    /// fairly — each runs at `min(1, cores / running)` of a core (processor sharing) — and
+    /// messages over a `cpuBound` link take their share of the same cores.
+    public var coresPerNode: Int?
 
-    public init(nodes: Int, devicesPerNode: Int, intraNode: LinkKind, interNode: LinkKind, nicsPerNode: Int = 1, fabric: Fabric = .switched) {
+    public init(
+        nodes: Int, devicesPerNode: Int, intraNode: LinkKind, interNode: LinkKind, nicsPerNode: Int = 1, fabric: Fabric = .switched, coresPerNode: Int? = nil
+    ) {
         (self.nodes, self.devicesPerNode, self.intraNode, self.interNode) = (nodes, devicesPerNode, intraNode, interNode)
-        (self.nicsPerNode, self.fabric) = (nicsPerNode, fabric)
+        (self.nicsPerNode, self.fabric, self.coresPerNode) = (nicsPerNode, fabric, coresPerNode)
     }
 
     public var deviceCount: Int { nodes * devicesPerNode }
@@ -108,11 +131,19 @@ public struct NetworkModel: Sendable {
 
     public let topology: ClusterTopology
     public private(set) var links: [Link] = []
-    // Link index bases.
+    // Link index bases (-1: absent). Processor resources, with `coresPerNode`: `core` (the
+    // cores a device's compute can use), `sender` (those its messages keep busy), `cpu` (the
+    // node's cores, shared by both). Their capacities are in cores and what flows over them is
+    // seconds of one core's work.
     let devUp: Int, devDown: Int, nicUp: Int, nicDown: Int, leafUp: Int, leafDown: Int, ringCW: Int, ringCCW: Int
+    let core: Int, sender: Int, cpu: Int
 
-    public init(_ t: ClusterTopology) {
+    /// Cores a device's compute keeps busy alone (`DeviceModel.parallelism`).
+    public let computeParallelism: Double
+
+    public init(_ t: ClusterTopology, computeParallelism: Double = 1) {
         topology = t
+        self.computeParallelism = computeParallelism
         var links: [Link] = []
         func add(_ count: Int, _ name: (Int) -> String, _ capacity: Double) -> Int {
             let base = links.count
@@ -145,13 +176,51 @@ public struct NetworkModel: Sendable {
             leafDown = add(leaves, { "leaf\($0).down" }, uplink)
             (ringCW, ringCCW) = (-1, -1)
         }
+        if let cores = t.coresPerNode {
+            core = add(d, { "dev\($0).compute" }, computeParallelism)
+            let messaging = t.intraNode.cpuBound ? t.intraNode.cpuLoad : t.interNode.cpuLoad
+            sender = add(d, { "dev\($0).messages" }, messaging)
+            cpu = add(t.nodes, { "node\($0).cpu (\(cores) cores)" }, Double(cores))
+        } else {
+            (core, sender, cpu) = (-1, -1, -1)
+        }
         self.links = links
+    }
+
+    /// The link of `node`'s shared cores, with their count, when the topology has them.
+    public func cores(of node: Int) -> (link: Int, count: Int)? { cpu >= 0 ? (cpu + node, topology.coresPerNode ?? 1) : nil }
+
+    /// Whether `index` is a processor resource (its load is core-seconds, not bytes).
+    public func isProcessor(_ index: Int) -> Bool { cpu >= 0 && index >= core }
+
+    /// The processor resources a compute span of `device` uses, or `nil` when devices have
+    /// their own compute (no `coresPerNode`).
+    public func computePath(device: Int) -> [Int32]? {
+        guard cpu >= 0 else { return nil }
+        return [Int32(core + device), Int32(cpu + topology.node(of: device))]
+    }
+
+    /// The link kind a message from `a` to `b` travels over.
+    public func linkKind(from a: Int, to b: Int) -> LinkKind { topology.node(of: a) == topology.node(of: b) ? topology.intraNode : topology.interNode }
+
+    /// What a message of `bytes` puts on its path: its bytes, or — over a `cpuBound` link on a
+    /// topology with cores — the core-seconds its endpoints spend on it (`latency + bytes /
+    /// bandwidth`, the one-way time measured between two otherwise idle processes).
+    public func work(bytes: Double, from a: Int, to b: Int) -> Double {
+        let kind = linkKind(from: a, to: b)
+        guard cpu >= 0, kind.cpuBound else { return bytes }
+        return kind.cpuLoad * (kind.latency + bytes / kind.bandwidth)
     }
 
     /// The links a message from device `a` to device `b` crosses, and its one-way latency.
     public func path(from a: Int, to b: Int) -> (links: [Int32], latency: Double) {
         let t = topology
         let (na, nb) = (t.node(of: a), t.node(of: b))
+        if cpu >= 0 && linkKind(from: a, to: b).cpuBound {
+            // The message is processor work of the sender's messaging and both nodes' cores; its
+            // latency is part of that work (`work(bytes:from:to:)`).
+            return (na == nb ? [Int32(sender + a), Int32(cpu + na)] : [Int32(sender + a), Int32(cpu + na), Int32(cpu + nb)], 0)
+        }
         if na == nb { return ([Int32(devUp + a), Int32(devDown + b)], t.intraNode.latency) }
         switch t.fabric {
         case .switched:

@@ -65,6 +65,9 @@ struct CollectiveInstance {
     var startedAt: [Double?]
     var finishedCount = 0
     var rankOfDevice: [Int: Int]
+    /// Issued in order on each member's collective stream (`false`: started as soon as the
+    /// member's compute ends, beside the stream, as the runtime's loss all-reduce is).
+    var streamed = true
 
     init(name: String, operation: CollectiveOperation, algorithm: CollectiveAlgorithm, devices: [Int], devicesPerNode: Int, payloadBytes: Double, sparseBytes: Double?, bucket: Int, tag: UInt64) {
         let n = devices.count

@@ -22,6 +22,30 @@ public struct DeviceModel: Sendable, Hashable, CustomStringConvertible {
     /// Measured seconds per FLOP by kernel kind (`matmul`, `conv2d`, …): replaces the roofline's
     /// compute term for that kind when present.
     public var measuredSecondsPerFlop: [String: Double] = [:]
+    /// Seconds of fixed work per training step outside the graph's kernels: tracing the model,
+    /// looking up the graph's plan, reading the loss back (0 for accelerators, whose host work
+    /// overlaps; measured for this machine by `deepseek simulate --calibrate`).
+    public var stepOverhead: Double = 0
+    /// The measured cost of the runtime's optimizer step path, replacing the roofline estimate.
+    public var optimizer: OptimizerCost?
+    /// Cores one device keeps busy while it computes alone: its CPU time over its wall time
+    /// (a process whose kernels run on several threads, measured by `--calibrate`). On a
+    /// topology with `coresPerNode`, a span of `t` seconds alone is `parallelism · t` seconds of
+    /// core work, which it does at up to `parallelism` cores.
+    public var parallelism: Double = 1
+
+    /// What the runtime's distributed optimizer step costs on a device, measured: `fixed +
+    /// perParameter · parameters + perShardParameter · shard` seconds. Per-parameter work is
+    /// what touches every parameter (flattening the gradients, writing the gathered parameters
+    /// back); per-shard work is the update of the rank's own slice.
+    public struct OptimizerCost: Sendable, Hashable {
+        public var fixed: Double
+        public var perParameter: Double
+        public var perShardParameter: Double
+        public init(fixed: Double, perParameter: Double, perShardParameter: Double) {
+            (self.fixed, self.perParameter, self.perShardParameter) = (fixed, perParameter, perShardParameter)
+        }
+    }
 
     public init(name: String, fp32: Double, fp16: Double, memoryBandwidth: Double, memoryCapacity: Double, launchOverhead: Double, efficiency: Double = 0.75) {
         (self.name, self.fp32, self.fp16, self.memoryBandwidth) = (name, fp32, fp16, memoryBandwidth)

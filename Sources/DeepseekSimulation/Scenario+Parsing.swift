@@ -6,7 +6,11 @@ extension Scenario {
     ///
     /// - Throws: `SimulationError` naming the field and the line: unknown fields, unknown models,
     ///   devices or links, negative or zero sizes, a layout the cluster cannot hold.
-    public init(yaml text: String, file: String = "scenario") throws(SimulationError) {
+    ///
+    /// `cluster.profile` names a measured machine profile (`MachineProfile`): a path relative to
+    /// the scenario file's directory, read with `readFile` (default: the file system), or an
+    /// inline map.
+    public init(yaml text: String, file: String = "scenario", readFile: (String) -> String? = Scenario.readTextFile) throws(SimulationError) {
         let root = try FieldReader(try YAMLParser.parse(text), path: "")
         try root.check(allowed: ["name", "models", "seed", "cluster", "model", "parallelism", "batch", "precision", "optimizer", "collective", "compression", "bucket_mb", "faults", "baseline", "sweep"])
         name = try root.string("name")?.0 ?? file
@@ -14,15 +18,29 @@ extension Scenario {
         seed = UInt64(try root.number("seed", min: 0) ?? 0)
 
         let cluster = try root.required("cluster", try root.sub("cluster"))
-        try cluster.check(allowed: ["nodes", "devices_per_node", "device", "intra_node", "inter_node", "bandwidth_gbps", "latency_us", "nics_per_node", "topology", "nodes_per_leaf", "oversubscription"])
+        try cluster.check(allowed: [
+            "nodes", "devices_per_node", "device", "intra_node", "inter_node", "bandwidth_gbps", "latency_us", "nics_per_node", "topology", "nodes_per_leaf",
+            "oversubscription", "profile", "cores_per_node",
+        ])
+        let profile = try Self.profile(cluster, file: file, readFile: readFile)
+        self.profile = profile
         let nodes = try cluster.required("nodes", try cluster.integer("nodes"))
         let perNode = try cluster.integer("devices_per_node") ?? 1
         let deviceName = try cluster.string("device") ?? ("a100", cluster.node.line)
-        guard let device = DeviceModel.named(deviceName.0) else {
+        guard let device = deviceName.0 == "measured" ? profile?.device : DeviceModel.named(deviceName.0) else {
+            if deviceName.0 == "measured" {
+                throw SimulationError(.invalidField, "line \(deviceName.1): cluster.device \"measured\" needs cluster.profile (a file written by deepseek simulate --calibrate)", field: "cluster.device", line: deviceName.1)
+            }
             throw SimulationError(.invalidField, "line \(deviceName.1): unknown device \"\(deviceName.0)\" in cluster.device; known: \(DeviceModel.catalog.map(\.name).joined(separator: ", "))", field: "cluster.device", line: deviceName.1)
         }
         func link(_ key: String, _ fallback: LinkKind) throws(SimulationError) -> LinkKind {
             guard let (s, line) = try cluster.string(key) else { return fallback }
+            if s == "measured" {
+                guard let profile else {
+                    throw SimulationError(.invalidField, "line \(line): cluster.\(key) \"measured\" needs cluster.profile (a file written by deepseek simulate --calibrate)", field: "cluster.\(key)", line: line)
+                }
+                return profile.link
+            }
             guard let k = LinkKind.named(s) else {
                 throw SimulationError(.invalidField, "line \(line): unknown link \"\(s)\" in cluster.\(key); known: \(LinkKind.catalog.map(\.name).joined(separator: ", "))", field: "cluster.\(key)", line: line)
             }
@@ -41,7 +59,9 @@ extension Scenario {
         case (let other, let line)?:
             throw SimulationError(.invalidField, "line \(line): unknown cluster.topology \"\(other)\"; use switched, fat-tree, rail or ring", field: "cluster.topology", line: line)
         }
-        topology = ClusterTopology(nodes: nodes, devicesPerNode: perNode, intraNode: intra, interNode: inter, nicsPerNode: try cluster.integer("nics_per_node") ?? 1, fabric: fabric)
+        topology = ClusterTopology(
+            nodes: nodes, devicesPerNode: perNode, intraNode: intra, interNode: inter, nicsPerNode: try cluster.integer("nics_per_node") ?? 1, fabric: fabric,
+            coresPerNode: try cluster.integer("cores_per_node") ?? profile?.cores)
         self.device = device
 
         let model = try root.required("model", try root.sub("model"))
@@ -118,6 +138,27 @@ extension Scenario {
                 values.append(v)
             }
             sweep = (parameter, values)
+        }
+    }
+
+    /// The measured machine profile `cluster.profile` names, if any.
+    static func profile(_ cluster: FieldReader, file: String, readFile: (String) -> String?) throws(SimulationError) -> MachineProfile? {
+        guard let node = cluster.node["profile"] else { return nil }
+        if case .map = node { return try MachineProfile(node, path: "cluster.profile") }
+        guard case .scalar(let path, let line) = node else {
+            throw SimulationError(.invalidField, "line \(node.line): cluster.profile must be a file name or a map", field: "cluster.profile", line: node.line)
+        }
+        let directory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
+        let resolved = path.hasPrefix("/") ? path : directory + "/" + path
+        guard let text = readFile(resolved) else {
+            throw SimulationError(
+                .invalidField, "line \(line): cluster.profile: cannot read \(resolved); measure this machine with `deepseek simulate --calibrate \(resolved)`",
+                field: "cluster.profile", line: line)
+        }
+        do throws(SimulationError) {
+            return try MachineProfile(yaml: text, file: resolved)
+        } catch {
+            throw SimulationError(.invalidField, "line \(line): cluster.profile \(resolved): \(error.message)", field: "cluster.profile", line: line)
         }
     }
 

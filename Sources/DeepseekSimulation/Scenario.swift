@@ -1,6 +1,10 @@
 import DeepseekModels
 import DeepseekTraining
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A scenario: a cluster, a model from the zoo, a parallel layout and the knobs of a run, as
 /// read from a YAML file in `Scenarios/` (fields in docs/simulation.md).
 ///
@@ -31,6 +35,8 @@ public struct Scenario: Sendable {
     public var baselineDataParallel: Int?
     /// A parameter to sweep (`data`, `nodes`, `bandwidth_gbps`, `density`) and its values.
     public var sweep: (parameter: String, values: [Double])?
+    /// The measured machine profile `cluster.profile` named, if any.
+    public var profile: MachineProfile?
 
     /// Optimizer state bytes per parameter for mixed-precision training.
     public var optimizerBytes: Double { optimizer == "sgd" ? 8 : 12 }
@@ -96,4 +102,24 @@ struct FieldReader {
 
 extension String {
     var replacingUnderscores: String { String(filter { $0 != "_" }) }
+}
+
+extension Scenario {
+    /// The text of the file at `path`, or `nil` when it cannot be read.
+    public static func readTextFile(_ path: String) -> String? {
+        #if canImport(Glibc)
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+        #else
+        return nil
+        #endif
+    }
 }

@@ -39,7 +39,7 @@ extension ScenarioReport {
         if shown.count < r.devices.count { o += "\n(\(r.devices.count) devices; first and last 8 shown, all in the JSON report.)\n" }
         o += "\n## Links (busiest 12)\n\n| link | bytes | utilisation |\n|---|---|---|\n"
         for l in r.links.sorted(by: { ($0.utilisation, $1.name) > ($1.utilisation, $0.name) }).prefix(12) {
-            o += "| \(l.name) | \(byteText(l.bytes)) | \(fixed(l.utilisation * 100, 1)) % |\n"
+            o += "| \(l.name) | \(l.isProcessor ? "\(duration(l.bytes)) of core time" : byteText(l.bytes)) | \(fixed(l.utilisation * 100, 1)) % |\n"
         }
         o += "\n## Memory per device\n\n| stage | parameters | gradients | optimizer state | activations | total | fits in \(byteText(deviceCapacity)) |\n|---|---|---|---|---|---|---|\n"
         for (i, m) in memory.enumerated() {

@@ -29,6 +29,8 @@ public final class SimulatedTransport {
         var latency: Double
         var message: Int
         var mark: UInt32
+        /// What the flow puts on each of its links in all: bytes, or core-seconds on processors.
+        var total: Double
     }
 
     /// A message: who sent it to whom, its size, the owner's token and when it was sent.
@@ -38,6 +40,8 @@ public final class SimulatedTransport {
         public var bytes: Double
         public var token: Int
         public var sentAt: Double
+        /// A compute span on a node's shared cores (`compute(on:seconds:token:queue:)`), not a message.
+        public var isCompute = false
     }
 
     public let network: NetworkModel
@@ -112,6 +116,21 @@ public final class SimulatedTransport {
         if start > now { queue.schedule(at: start, kind: Self.kindStart, id) } else { startFlow(id, queue: &queue) }
     }
 
+    /// Runs `seconds` of one core's work for `device` on its node's shared cores (a topology
+    /// with `coresPerNode`): the span shares the cores max-min fairly with the node's other
+    /// spans and CPU-bound messages, and comes back from `handle` as a message with
+    /// `isCompute` set and `token`. Not counted as traffic.
+    public func compute(on device: Int, seconds: Double, token: Int, queue: inout EventQueue) {
+        let m = Message(source: device, destination: device, bytes: 0, token: token, sentAt: queue.now, isCompute: true)
+        let id: Int
+        if let free = freeMessages.popLast() { messages[free] = m; id = free } else { messages.append(m); id = messages.count - 1 }
+        guard let links = network.computePath(device: device), seconds > 0 else {
+            queue.schedule(at: queue.now + max(0, seconds), kind: Self.kindDeliver, id)
+            return
+        }
+        addFlow(links: links, work: seconds * network.computeParallelism, latency: 0, message: id, queue: &queue)
+    }
+
     func lose(_ message: Int) {
         statistics.lost += 1
         freeMessages.append(message)
@@ -131,6 +150,7 @@ public final class SimulatedTransport {
         default:
             let m = messages[e.a]
             freeMessages.append(e.a)
+            if m.isCompute { return m }
             if !faults.crashes.isEmpty, let c = faults.crashTime(of: network.topology.node(of: m.destination)), c <= queue.now {
                 statistics.lost += 1
                 return nil
@@ -147,17 +167,29 @@ public final class SimulatedTransport {
             queue.schedule(at: queue.now + p.latency, kind: Self.kindDeliver, message)
             return
         }
-        let flow = Flow(links: p.links, remaining: m.bytes, rate: 0, updated: queue.now, version: 0, latency: p.latency, message: message, mark: 0)
+        var latency = p.latency
+        let kind = network.linkKind(from: m.source, to: m.destination)
+        if kind.cpuBound, let contended = kind.contendedLatency, let (cpu, cores) = network.cores(of: network.topology.node(of: m.destination)),
+            linkFlows[cpu].count >= cores
+        {
+            // The receiver's node has no idle core: it waits for the scheduler to give it one.
+            latency += max(0, contended - kind.latency)
+        }
+        addFlow(links: p.links, work: network.work(bytes: m.bytes, from: m.source, to: m.destination), latency: latency, message: message, queue: &queue)
+    }
+
+    func addFlow(links: [Int32], work: Double, latency: Double, message: Int, queue: inout EventQueue) {
         let f: Int32
         if let free = freeFlows.popLast() {
-            flows[Int(free)] = Flow(links: flow.links, remaining: flow.remaining, rate: 0, updated: flow.updated, version: flows[Int(free)].version &+ 1, latency: flow.latency, message: message, mark: 0)
+            flows[Int(free)] = Flow(
+                links: links, remaining: work, rate: 0, updated: queue.now, version: flows[Int(free)].version &+ 1, latency: latency, message: message, mark: 0, total: work)
             f = free
         } else {
-            flows.append(flow)
+            flows.append(Flow(links: links, remaining: work, rate: 0, updated: queue.now, version: 0, latency: latency, message: message, mark: 0, total: work))
             f = Int32(flows.count - 1)
         }
-        for l in p.links { linkFlows[Int(l)].append(f) }
-        rebalance(from: p.links, queue: &queue)
+        for l in links { linkFlows[Int(l)].append(f) }
+        rebalance(from: links, queue: &queue)
     }
 
     func finishFlow(_ f: Int32, queue: inout EventQueue) {
@@ -165,7 +197,7 @@ public final class SimulatedTransport {
         for l in fl.links {
             let i = Int(l)
             if let at = linkFlows[i].firstIndex(of: f) { linkFlows[i].swapAt(at, linkFlows[i].count - 1); linkFlows[i].removeLast() }
-            linkBytes[i] += messages[fl.message].bytes
+            linkBytes[i] += fl.total
         }
         flows[Int(f)].version &+= 1
         flows[Int(f)].rate = 0

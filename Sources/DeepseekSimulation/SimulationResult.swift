@@ -37,8 +37,11 @@ public struct SimulationResult: Sendable {
     /// One link's traffic.
     public struct LinkUsage: Sendable, Hashable {
         public var name: String
+        /// Bytes carried, or core-seconds of work for a processor resource (`isProcessor`).
         public var bytes: Double
         public var utilisation: Double
+        /// A node's shared cores or a device's core, not a wire.
+        public var isProcessor = false
     }
 
     public var completed: Bool
@@ -121,7 +124,7 @@ extension ClusterSimulation {
         }
         let links = transport.network.links.enumerated().compactMap { i, link -> SimulationResult.LinkUsage? in
             let bytes = transport.linkBytes[i]
-            return bytes > 0 ? .init(name: link.name, bytes: bytes, utilisation: end > 0 ? bytes / (link.capacity * end) : 0) : nil
+            return bytes > 0 ? .init(name: link.name, bytes: bytes, utilisation: end > 0 ? bytes / (link.capacity * end) : 0, isProcessor: transport.network.isProcessor(i)) : nil
         }
         let w = c.workload
         let microbatches = Double(layout.microbatches * layout.dataParallel)
@@ -149,7 +152,7 @@ extension ClusterSimulation {
 
     func optimizerSecondsFor(_ lane: Lane) -> Double {
         guard let i = lanes.firstIndex(where: { $0.stage == lane.stage && $0.replica == lane.replica }) else { return 0 }
-        return optimizerSeconds(i)
+        return lanes[i].optimizerWall ?? optimizerSeconds(i)
     }
 
     func format(_ seconds: Double) -> String { fixed(seconds, 6) }

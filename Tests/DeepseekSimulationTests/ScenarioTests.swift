@@ -127,7 +127,7 @@ import Testing
 
     static func load(_ name: String) throws -> Scenario {
         let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
-        return try Scenario(yaml: text, file: name)
+        return try Scenario(yaml: text, file: directory.appendingPathComponent(name).path)
     }
 
     @Test func everyScenarioFileParsesAndNamesThePublishedSetup() throws {

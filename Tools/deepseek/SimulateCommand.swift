@@ -5,7 +5,7 @@ import Foundation
 /// `deepseek simulate Scenarios/<name>.yaml`: one training iteration of a zoo model on a
 /// simulated cluster (virtual time), with a Markdown/JSON report, a Chrome trace and, for
 /// scenarios that declare one, a sweep table and SVG plot.
-struct SimulateCommand: ParsableCommand {
+struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Simulate a training iteration of a scenario on a virtual cluster.",
@@ -13,10 +13,35 @@ struct SimulateCommand: ParsableCommand {
             The scenario file (YAML, see Scenarios/ and docs/simulation.md) names the cluster, the \
             model from the zoo, the parallel layout, precision, collective, compression, faults \
             and seed. The same scenario and seed give byte-identical reports and traces.
+
+            `--calibrate FILE` measures this machine instead (one process's training step, the \
+            loopback link between two processes, the cores) and writes a machine profile that \
+            scenarios name in `cluster.profile` (Scenarios/fashion-mnist-4-process.yaml does).
             """)
 
     @Argument(help: "The scenario file, e.g. Scenarios/gpt3-175b-1024-a100.yaml.")
-    var scenario: String
+    var scenario: String?
+
+    @Option(help: "Measure this machine and write its profile (YAML) here instead of simulating.")
+    var calibrate: String?
+
+    @Option(name: .customLong("calibration-model"), help: "With --calibrate: the zoo classifier whose training step is measured.")
+    var calibrationModel = "mlp"
+
+    @Option(name: .customLong("calibration-batch"), help: "With --calibrate: examples per step (one rank's share).")
+    var calibrationBatch = 64
+
+    @Option(name: .customLong("calibration-repetitions"), help: "With --calibrate: repetition factor (more is slower and steadier).")
+    var calibrationRepetitions = 3
+
+    @Option(name: .customLong("calibration-peer"), help: ArgumentHelp("A link-calibration peer process of this rank.", visibility: .hidden))
+    var calibrationPeer: Int?
+
+    @Option(name: .customLong("calibration-ports"), help: ArgumentHelp("The peers' loopback ports.", visibility: .hidden))
+    var calibrationPorts: String?
+
+    @Flag(name: .customLong("calibration-small"), help: ArgumentHelp("Peers measure only the smallest message.", visibility: .hidden))
+    var calibrationSmall = false
 
     @Option(help: "Write the Markdown report here (default: print it).")
     var report: String?
@@ -36,8 +61,22 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Override the scenario's seed.")
     var seed: UInt64?
 
-    func run() throws {
+    func run() async throws {
         var standardError = StandardErrorStream()
+        if let calibrationPeer {
+            let ports = (calibrationPorts ?? "").split(separator: ",").compactMap { Int($0) }
+            guard ports.count == 2, (0...1).contains(calibrationPeer) else { throw ValidationError("--calibration-peer needs rank 0 or 1 and two --calibration-ports") }
+            return try await CalibrationPeer(rank: calibrationPeer, ports: ports, repetitions: calibrationRepetitions, small: calibrationSmall).run()
+        }
+        if let calibrate {
+            guard calibrationBatch >= 1, calibrationRepetitions >= 1 else { throw ValidationError("--calibration-batch and --calibration-repetitions must be at least 1") }
+            let calibration = Calibration(model: calibrationModel, batch: calibrationBatch, repetitions: calibrationRepetitions, executable: TrainCommand.ownExecutable())
+            let profile = try await calibration.run { print($0, to: &standardError) }
+            try write(profile.yaml(), to: calibrate)
+            print("wrote \(calibrate)", to: &standardError)
+            return
+        }
+        guard let scenario else { throw ValidationError("give a scenario file, or --calibrate FILE to measure this machine") }
         do {
             guard let data = FileManager.default.contents(atPath: scenario), let text = String(data: data, encoding: .utf8) else {
                 throw SimulationError(.io, "cannot read the scenario file \(scenario)")
