@@ -57,9 +57,9 @@ extension EnginePlan {
     /// `execute` with the inputs of the nodes `activations` asks for routed through it for the
     /// run (and back to plain slots afterwards, whether the run succeeded or not).
     func execute(
-        _ graph: Graph, _ feeds: GraphFeeds, engine: Engine, recordsTimes: Bool, activations: (any ActivationParking)?
+        _ graph: Graph, _ feeds: GraphFeeds, engine: Engine, recordsTimes: Bool, activations: (any ActivationParking)?, outputReady: OutputHandler? = nil
     ) async throws -> Execution {
-        guard let activations else { return try await execute(graph, feeds, engine: engine, recordsTimes: recordsTimes) }
+        guard let activations else { return try await execute(graph, feeds, engine: engine, recordsTimes: recordsTimes, outputReady: outputReady) }
         let local = Int(engine.system.node.rank)
         let parking = operators.indices.filter { processOf[$0] == local && activations.involves(nodeOf[$0]) }.map { operators[$0] }
         func attach(_ p: (any ActivationParking)?) async {
@@ -67,7 +67,7 @@ extension EnginePlan {
         }
         await attach(activations)
         do {
-            let result = try await execute(graph, feeds, engine: engine, recordsTimes: recordsTimes)
+            let result = try await execute(graph, feeds, engine: engine, recordsTimes: recordsTimes, outputReady: outputReady)
             await attach(nil)
             return result
         } catch {

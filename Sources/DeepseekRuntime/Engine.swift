@@ -17,12 +17,18 @@ public struct EngineSettings: Sendable {
     /// Nodes estimated to take at most this long run inline in the engine's loop instead of in a
     /// task of their own (0 disables it).
     public var inlineSeconds: Double
+    /// Run a node that writes a graph output (and what feeds only it) as soon as it is ready,
+    /// ahead of the critical path: a training graph's gradients then appear while backward
+    /// still runs, last layer first, for `Engine.run(_:_:outputReady:)` to hand on. The
+    /// order of nodes changes, never their results.
+    public var outputsFirst: Bool
 
     public init(
         maxOutstandingPerDevice: Int = 1, planCacheCapacity: Int = 16, costModel: CostModel = CostModel(), sourceProcess: Int = 0,
-        inlineSeconds: Double = 20e-6
+        inlineSeconds: Double = 20e-6, outputsFirst: Bool = true
     ) {
         self.inlineSeconds = inlineSeconds
+        self.outputsFirst = outputsFirst
         self.maxOutstandingPerDevice = maxOutstandingPerDevice
         self.planCacheCapacity = planCacheCapacity
         self.costModel = costModel
@@ -80,16 +86,24 @@ public actor Engine {
     /// - Parameter activations: where values that wait long for a consumer in this process
     ///   (activations saved for the backward pass) are kept meanwhile; `nil`: in the consumers'
     ///   input slots.
+    /// - Parameter outputReady: called with each output's position in `graph.outputs` and its
+    ///   value as soon as the node producing it has completed — while the rest of the graph
+    ///   still runs — so a caller can start on gradients as backward produces them. Outputs
+    ///   that are sources (inputs, parameters, constants) are reported first. The handler runs
+    ///   inside the engine's loop: it should only hand the value on (e.g. yield it to an
+    ///   `AsyncStream`), never block. `nil` costs nothing.
     /// - Throws: `GraphError` for bad feeds; `SchedulingError`/`RuntimeError` when the graph
     ///   cannot be placed (before anything runs); kernel errors name the node that failed.
-    public func run(_ graph: Graph, _ feeds: GraphFeeds, activations: (any ActivationParking)? = nil) async throws -> EngineResult {
+    public func run(
+        _ graph: Graph, _ feeds: GraphFeeds, activations: (any ActivationParking)? = nil, outputReady: OutputHandler? = nil
+    ) async throws -> EngineResult {
         let wallStart = ContinuousClock.now
         try graph.validate(feeds)
         let (key, hit) = try await prepare(graph)
         guard let plan = cache.peek(key) else { throw RuntimeError(.placement, "plan for \(key) vanished from the cache") }
         let planned = ContinuousClock.now
         for d in devices { try await d.resetUsage() }
-        let execution = try await plan.execute(graph, feeds, engine: self, recordsTimes: !hit, activations: activations)
+        let execution = try await plan.execute(graph, feeds, engine: self, recordsTimes: !hit, activations: activations, outputReady: outputReady)
         let wall = ContinuousClock.now - wallStart
         var usage: [DeviceUsage] = []
         for d in devices { usage.append(try await d.usage()) }
@@ -103,6 +117,9 @@ public actor Engine {
         for (n, d, s) in samples { costModel.record(graph[node: n], in: graph, kind: descriptors[d].kind, seconds: s) }
     }
 }
+
+/// Receives one graph output as soon as it is final: its position in `Graph.outputs` and its value.
+public typealias OutputHandler = @Sendable (_ index: Int, _ tensor: Tensor) -> Void
 
 /// The outputs of a run and what it cost.
 public struct EngineResult: Sendable {

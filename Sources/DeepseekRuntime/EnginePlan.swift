@@ -67,7 +67,7 @@ struct EnginePlan: Sendable {
             cost: { node, kind in model.seconds(node, in: graph, kind: kind, work: CostModel.work(of: node, in: graph)) })
         for (i, g) in nodeOf.enumerated() { problem.nodes[i].pinnedProcess = processOfNode[g.rawValue] }
         let prepared: PreparedProblem
-        do { prepared = try PreparedProblem(problem) } catch {
+        do { prepared = try PreparedProblem(problem, outputsFirst: engine.settings.outputsFirst) } catch {
             throw RuntimeError(.placement, "the graph cannot be scheduled: \(error.message)", cause: error)
         }
 
@@ -160,7 +160,9 @@ extension EnginePlan {
 
     /// Runs the plan once. `recordsTimes` feeds measured node times back into the cost model (on
     /// a plan's first runs: keying a measurement costs more than dispatching a small node).
-    func execute(_ graph: Graph, _ feeds: GraphFeeds, engine: Engine, recordsTimes: Bool) async throws -> Execution {
+    ///
+    /// `outputReady` hears of each graph output as soon as its node has completed (see `Engine.run`).
+    func execute(_ graph: Graph, _ feeds: GraphFeeds, engine: Engine, recordsTimes: Bool, outputReady: OutputHandler? = nil) async throws -> Execution {
         let source = engine.settings.sourceProcess
         var sourceTensors: [Int: Tensor] = [:]
         for n in graph.nodes {
@@ -179,6 +181,16 @@ extension EnginePlan {
         var results: [Int: Tensor] = [:]
         results.reserveCapacity(graph.outputs.count)
         for v in graph.outputs where sourceTensors[v.rawValue] != nil { results[v.rawValue] = sourceTensors[v.rawValue] }
+        // Output positions by value, only when someone listens (a value may be listed twice).
+        var outputPositions: [Int: [Int]] = [:]
+        // Set when an output was just reported: the loop then yields its thread once, so whoever
+        // waits for the output can run now rather than when the graph is done (the loop hops
+        // from actor to actor without returning its thread to the pool otherwise).
+        var reported = false
+        if let outputReady {
+            for (i, v) in graph.outputs.enumerated() { outputPositions[v.rawValue, default: []].append(i) }
+            for (i, v) in graph.outputs.enumerated() { if let t = sourceTensors[v.rawValue] { outputReady(i, t) } }
+        }
 
         var scheduler = Scheduler(prepared, settings: SchedulerSettings(maxOutstandingPerDevice: engine.settings.maxOutstandingPerDevice))
         var queue: [SchedulerDirective] = []
@@ -194,7 +206,12 @@ extension EnginePlan {
             switch event {
             case .ran(let node, let device, let r, let seconds):
                 for (k, v) in graph[node: nodeOf[node]].outputs.enumerated() where k < r.count {
-                    if let t = r[k] { results[v.rawValue] = t }
+                    guard let t = r[k] else { continue }
+                    results[v.rawValue] = t
+                    if let outputReady, let positions = outputPositions[v.rawValue] {
+                        for i in positions { outputReady(i, t) }
+                        reported = true
+                    }
                 }
                 if recordsTimes { samples.append((nodeOf[node], device, seconds)) }
                 scheduler.completed(node: node, on: DeviceID(device), into: &queue)
@@ -251,6 +268,10 @@ extension EnginePlan {
                                 || (group.isEmpty && !queue[i...].contains(where: { if case .run = $0 { true } else { false } }))
                         {
                             completed(try await fire(op, node: node, device: device.index))
+                            if reported {
+                                reported = false
+                                await Task.yield()
+                            }
                         } else {
                             group.addTask { try await fire(op, node: node, device: device.index) }
                         }
@@ -290,6 +311,10 @@ extension EnginePlan {
                     throw RuntimeError(.cancelled, "the scheduler stalled with \(scheduler.completedNodes) of \(nodeOf.count) nodes done; this is a bug in the plan")
                 }
                 completed(event)
+                if reported {
+                    reported = false
+                    await Task.yield()
+                }
             }
         }
         if let engineTrack, let runStart {

@@ -33,28 +33,85 @@ extension Trainer {
         let clock = ContinuousClock()
         let computeStart = clock.now
         if d.settings.stage == .three { try await d.gatherParameters() }
-        let (loss, computed, report) = try await forwardBackward(share)
+        let (loss, maxAbs, report) = try await forwardBackward(share, handingGradientsTo: d)
         if d.settings.stage == .three { await d.releaseParameters() }
-        var gradients = computed
-        if settings.precision != .fp32 {
-            let unscaled = try UnscaledGradients(gradients, scale: 1)
-            guard unscaled.isFinite else {
-                throw DatasetError(.invalidArgument, "Trainer: non-finite gradients for \(unscaled.nonFinite.prefix(3).joined(separator: ", ")) at step \(globalStep) on rank \(d.rank) (\(settings.precision)); lower the learning rate")
-            }
-            _ = precisionSwitch?.record(maxAbs: unscaled.maxAbs, lossScale: 1)
-            gradients = unscaled.gradients
-        }
-        // The mean loss over the ranks travels while the gradients are reduced.
+        if settings.precision != .fp32 { _ = precisionSwitch?.record(maxAbs: maxAbs, lossScale: 1) }
+        // What remains: the buckets still in flight, the update and the gather. The mean loss
+        // over the ranks travels meanwhile.
         let syncStart = clock.now
         let tag = await d.communicator.nextTag()
         async let losses = d.communicator.allReduce([Float(loss)], tag: tag)
-        try await d.step(gradients: gradients)
+        try await d.finishStep()
         let mean = Double(try await losses[0]) / Double(d.worldSize)
         let end = clock.now
         distributedSeconds.compute += (syncStart - computeStart).inSeconds
         distributedSeconds.synchronization += (end - syncStart).inSeconds
         globalStep += 1
         return (mean, nil, report.planCacheHit)
+    }
+
+    /// Forward and backward on `batch`, handing every trainable parameter's gradient to `d` the
+    /// moment the engine has produced it: backward produces the last layers' gradients first,
+    /// the optimizer's buckets are cut in that order, so the first buckets are reduced while
+    /// backward still runs. Returns the loss, each gradient's largest magnitude (mixed
+    /// precision only) and the engine's report.
+    ///
+    /// Each gradient is handed over as is, so the step reduces the same values in the same
+    /// order as when all are handed over after backward — only earlier.
+    func forwardBackward(
+        _ batch: MiniBatch, handingGradientsTo d: DistributedOptimizer
+    ) async throws -> (loss: Double, maxAbs: [String: Double], report: EngineReport) {
+        let n = batch.images.shape[0]
+        let (graph, names) = try trainingGraph(batch: n)
+        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
+        // Output 0 is the loss; output i > 0 is the gradient of names[i - 1].
+        let gradientName: [String?] = names.map { trainable.contains($0) ? $0 : nil }
+        let (gradients, producer) = AsyncStream.makeStream(of: (name: String, gradient: Tensor, producedAt: ContinuousClock.Instant).self)
+        let mixed = settings.precision != .fp32
+        let step = globalStep
+        let precision = settings.precision
+        await d.beginStep()
+        // The engine's handler only enqueues; this task converts (mixed precision) and hands over.
+        async let handOver: (maxAbs: [String: Double], last: ContinuousClock.Instant?) = {
+            var maxAbs: [String: Double] = [:]
+            var last: ContinuousClock.Instant?
+            for await (name, g, producedAt) in gradients {
+                last = producedAt
+                var gradient = g
+                if mixed {
+                    let unscaled = try UnscaledGradients([name: g], scale: 1)
+                    guard unscaled.isFinite else {
+                        throw DatasetError(.invalidArgument, "Trainer: non-finite gradient for \(name) at step \(step) on rank \(d.rank) (\(precision)); lower the learning rate")
+                    }
+                    maxAbs[name] = unscaled.maxAbs[name]
+                    gradient = unscaled.gradients[name] ?? g
+                }
+                try await d.gradientReady(name: name, tensor: gradient)
+            }
+            return (maxAbs, last)
+        }()
+        let result: EngineResult
+        do {
+            result = try await engine.run(
+                graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues),
+                outputReady: { i, t in
+                    if i > 0, i <= gradientName.count, let name = gradientName[i - 1] { producer.yield((name, t, .now)) }
+                })
+        } catch {
+            producer.finish()
+            _ = try? await handOver
+            await d.abandonStep()
+            throw error
+        }
+        producer.finish()
+        let handed: (maxAbs: [String: Double], last: ContinuousClock.Instant?)
+        do { handed = try await handOver } catch {
+            await d.abandonStep()
+            throw error
+        }
+        await d.backwardFinished(at: handed.last ?? .now)
+        let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
+        return (loss, handed.maxAbs, result.report)
     }
 
     /// Rows `r·b/n ..< (r+1)·b/n` of `batch`.

@@ -70,9 +70,13 @@ public struct PreparedProblem: Sendable {
     /// - Parameters:
     ///   - includeTransfersInRanks: whether an edge between two nodes that can only run in
     ///     different processes adds its transfer estimate to the path length.
+    ///   - outputsFirst: rank every node that writes a graph output — and every node whose
+    ///     results feed only one such node — above all others, so outputs are produced as soon
+    ///     as they can be (a training graph's gradients while backward still runs, in the order
+    ///     backward reaches them) instead of when nothing on the critical path is left.
     /// - Throws: `SchedulingError` naming the first node, value or device that is wrong.
     /// - Complexity: O((nodes + edges) · devices).
-    public init(_ problem: SchedulingProblem, includeTransfersInRanks: Bool = true) throws(SchedulingError) {
+    public init(_ problem: SchedulingProblem, includeTransfersInRanks: Bool = true, outputsFirst: Bool = false) throws(SchedulingError) {
         self.problem = problem
         let nodes = problem.nodes
         let values = problem.values
@@ -190,8 +194,29 @@ public struct PreparedProblem: Sendable {
             ranks[n] = minCost[n] + tail
             longest = max(longest, ranks[n])
         }
+        if outputsFirst { Self.rankOutputsFirst(&ranks, above: longest, topologicalOrder, outputStart, outputList, consumerStart, consumerList, isGraphOutput) }
         self.ranks = ranks
         criticalPathSeconds = longest
+    }
+
+    /// Lifts the rank of output writers and their private feeders by `above` (the longest rank),
+    /// keeping their order among themselves.
+    static func rankOutputsFirst(
+        _ ranks: inout [Double], above: Double, _ order: [Int], _ outputStart: [Int], _ outputList: [Int], _ consumerStart: [Int], _ consumerList: [Int],
+        _ isGraphOutput: [Bool]
+    ) {
+        var lifted = [Bool](repeating: false, count: ranks.count)
+        for n in order.reversed() {
+            var writesOutput = false
+            var only = -1  // the one consumer node, -2 when there are several
+            for o in outputStart[n]..<outputStart[n + 1] {
+                let v = outputList[o]
+                if isGraphOutput[v] { writesOutput = true }
+                for c in consumerStart[v]..<consumerStart[v + 1] where only != consumerList[c] { only = only == -1 ? consumerList[c] : -2 }
+            }
+            lifted[n] = writesOutput || (only >= 0 && lifted[only])
+        }
+        for n in ranks.indices where lifted[n] { ranks[n] += above }
     }
 
     /// The estimated seconds of `node` on `device`, or nil when the device's kind lacks the op.

@@ -149,22 +149,24 @@ public actor Communicator {
     /// - Throws: `CollectiveError.peerUnreachable` when a peer is lost, `.timeout` when a peer
     ///   stays silent longer than `operationTimeout`, `.protocolViolation` for a message that
     ///   breaks the algorithm.
+    ///
+    /// The machine is kept in the operation table and changed there in place: a copy taken out
+    /// and written back would share its buffer with the table's and copy all of it on every
+    /// message (the buffer is copied once, on the first write, as the caller still holds it).
     public func run<M: CollectiveStateMachine>(_ machine: M, name: String = "\(M.self)") async throws -> M {
         if let failure { throw failure }
-        guard operations[machine.tag] == nil else {
-            throw CollectiveError(.invalidArgument, "\(name) #\(machine.tag): an operation with this tag is already running on \(group.describe(rank))")
+        let tag = machine.tag
+        guard operations[tag] == nil else {
+            throw CollectiveError(.invalidArgument, "\(name) #\(tag): an operation with this tag is already running on \(group.describe(rank))")
         }
         let finished = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any CollectiveStateMachine, any Error>) in
-            let tag = machine.tag
             let timer = actorSystem.settings.scheduler.schedule(after: settings.operationTimeout) { [weak self] in
                 Task { await self?.timedOut(tag) }
             }
             operations[tag] = Operation(machine: machine, continuation: continuation, timer: timer, name: name)
-            var m: any CollectiveStateMachine = machine
             do {
-                var directives = try m.start()
-                for early in unclaimed.removeValue(forKey: tag) ?? [] { directives += try m.receive(early) }
-                operations[tag]?.machine = m
+                var directives = try operations[tag]!.machine.start()
+                for early in unclaimed.removeValue(forKey: tag) ?? [] { directives += try operations[tag]!.machine.receive(early) }
                 carry(directives, tag: tag)
             } catch {
                 finish(tag, .failure(error))
@@ -174,13 +176,12 @@ public actor Communicator {
     }
 
     func deliver(_ message: CollectiveMessage) {
-        guard var op = operations[message.tag] else {
+        guard operations[message.tag] != nil else {
             unclaimed[message.tag, default: []].append(message)
             return
         }
         do {
-            let directives = try op.machine.receive(message)
-            operations[message.tag]?.machine = op.machine
+            let directives = try operations[message.tag]!.machine.receive(message)
             carry(directives, tag: message.tag)
         } catch {
             finish(message.tag, .failure(error))

@@ -15,6 +15,31 @@ public final class FloatBlock: @unchecked Sendable {
         _ = UnsafeMutableBufferPointer(start: base, count: count).initialize(from: values)
     }
 
+    /// A block holding `values` rounded to `precision` (one pass; a plain copy for fp32).
+    init(copying values: UnsafeBufferPointer<Float>, rounding precision: WirePrecision) {
+        count = values.count
+        base = .allocate(capacity: Swift.max(count, 1))
+        if precision == .fp32 {
+            if count > 0 { base.initialize(from: values.baseAddress!, count: count) }
+        } else {
+            for i in 0..<count { (base + i).initialize(to: precision.round(values[i])) }
+        }
+    }
+
+    /// A block filled from raw little-endian bytes of `count` values in `precision`.
+    init(count: Int, bytes raw: UnsafeRawBufferPointer, precision: WirePrecision) {
+        self.count = count
+        base = .allocate(capacity: Swift.max(count, 1))
+        switch precision {
+        case .fp32:
+            if count > 0 { UnsafeMutableRawPointer(base).copyMemory(from: raw.baseAddress!, byteCount: count * 4) }
+        case .fp16:
+            for i in 0..<count { (base + i).initialize(to: Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian))) }
+        case .bf16:
+            for i in 0..<count { (base + i).initialize(to: Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian) << 16)) }
+        }
+    }
+
     init(count: Int, fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
         self.count = count
         base = .allocate(capacity: Swift.max(count, 1))
@@ -194,8 +219,14 @@ public struct CollectiveMessage: Sendable, WireCodable {
             let precision = try readPrecision(&reader)
             let n = try reader.readVarint()
             guard n <= UInt64(Int32.max) else { throw WireError(.malformed, "dense chunk of \(n) values", offset: reader.offset) }
-            let values = try readValues(precision: precision, expected: Int(n), from: &reader)
-            payload = .dense(FloatBlock(values), precision: precision)
+            // Straight from the received bytes into the block that is the payload: one copy.
+            let at = reader.offset
+            let expected = Int(n)
+            let bulk = try reader.readBulk("collective values")
+            guard bulk.count == expected * precision.bytesPerValue else {
+                throw WireError(.malformed, "\(expected) \(precision) values need \(expected * precision.bytesPerValue) bytes, found \(bulk.count)", offset: at)
+            }
+            payload = .dense(bulk.withUnsafeBytes { FloatBlock(count: expected, bytes: $0, precision: precision) }, precision: precision)
         case 2: payload = .sparse(try SparseGradient.decode(from: &reader))
         case let k: throw WireError(.malformed, "unknown collective payload kind \(k)", offset: kindOffset)
         }

@@ -70,6 +70,11 @@ public actor DistributedOptimizer {
     var missing: [Set<String>] = []
     var reductions: [Int: Task<Void, any Error>] = [:]
     var compressors: [Int: TopKCompressor] = [:]
+    /// When the step in progress began, and what happened in it so far.
+    var stepStarted = ContinuousClock.now
+    var timeline = StepTimeline(buckets: 0)
+    /// What happened when in the last finished step (`nil` before the first).
+    public private(set) var lastStepTimeline: StepTimeline?
 
     /// A contiguous run of parameters reduced together.
     public struct Bucket: Sendable, Hashable {
@@ -162,6 +167,8 @@ public actor DistributedOptimizer {
     public func beginStep() {
         guard !inStep else { return }
         inStep = true
+        stepStarted = ContinuousClock.now
+        timeline = StepTimeline(buckets: buckets.count)
         syncing = schedule.plan()
         missing = buckets.map { Set($0.names) }
         if settings.stage == .one { fullGradient = [Float](repeating: 0, count: layout.count) }
@@ -193,7 +200,11 @@ public actor DistributedOptimizer {
 
     func launch(_ b: Int) {
         guard reductions[b] == nil else { return }
-        reductions[b] = Task { try await self.reduce(b) }
+        timeline.reductionStarted[b] = ContinuousClock.now - stepStarted
+        reductions[b] = Task {
+            try await self.reduce(b)
+            self.reductionFinished(b)
+        }
     }
 
     func tag(_ op: UInt64) -> UInt64 { step << 20 | op }
@@ -210,18 +221,20 @@ public actor DistributedOptimizer {
         }
         accumulated[b] = nil
         let own = ownRange.clamped(to: bucket.range)
+        let started = step  // a sum that arrives after `abandonStep` belongs to no step
         if var compressor = compressors[b] {
             let sparse = compressor.compress(values, precision: precision)
             compressors[b] = compressor
             let sum = try await communicator.sparseAllReduce(sparse, tag: tag(UInt64(b)))
-            store(sum, bucket: bucket, own: own)
+            if step == started { store(sum, bucket: bucket, own: own) }
         } else if settings.stage == .one {
-            store(try await communicator.allReduce(values, precision: precision, tag: tag(UInt64(b))), bucket: bucket, own: own)
+            let sum = try await communicator.allReduce(values, precision: precision, tag: tag(UInt64(b)))
+            if step == started { store(sum, bucket: bucket, own: own) }
         } else {
             let lo = bucket.range.lowerBound
             let cuts = ChunkLayout(boundaries: shards.boundaries.map { min(max($0, lo), bucket.range.upperBound) - lo })
             let mine = try await communicator.reduceScatter(values, layout: cuts, precision: precision, tag: tag(UInt64(b)))
-            guard !own.isEmpty else { return }
+            guard !own.isEmpty, step == started else { return }
             shardGradient.replaceSubrange((own.lowerBound - ownRange.lowerBound)..<(own.upperBound - ownRange.lowerBound), with: mine)
         }
     }
@@ -234,6 +247,19 @@ public actor DistributedOptimizer {
             shardGradient.replaceSubrange(
                 (own.lowerBound - ownRange.lowerBound)..<(own.upperBound - ownRange.lowerBound), with: sum[(own.lowerBound - lo)..<(own.upperBound - lo)])
         }
+    }
+
+    /// Gives up the step in progress (its caller failed before `finishStep`): the gradients
+    /// handed over are dropped and reductions still in flight are ignored when they end. The
+    /// other ranks are not told; they fail or time out in the collectives this rank left.
+    public func abandonStep() {
+        guard inStep else { return }
+        reductions = [:]
+        bucketBuffers = [:]
+        fullGradient = []
+        if settings.stage != .one { shardGradient = [Float](repeating: 0, count: ownRange.count) }
+        step += 1
+        inStep = false
     }
 
     /// Waits for every bucket's reduction, applies the optimizer to this rank's shard and
@@ -271,6 +297,8 @@ public actor DistributedOptimizer {
         if settings.stage != .one { shardGradient = [Float](repeating: 0, count: own.count) }
         step += 1
         inStep = false
+        timeline.finished = ContinuousClock.now - stepStarted
+        lastStepTimeline = timeline
     }
 
     /// Shares ‖Δw‖² and ‖w‖² of every adaptive group so all ranks see the same ratios.

@@ -153,9 +153,7 @@ public struct RingCollective: CollectiveStateMachine {
         let range = layout.range(sendChunk(k, of: position))
         let p = precision
         let block = buffer.withUnsafeBufferPointer { b in
-            FloatBlock(count: range.count) { out in
-                for i in 0..<range.count { out[i] = p.round(b[range.lowerBound + i]) }
-            }
+            FloatBlock(copying: UnsafeBufferPointer(rebasing: b[range]), rounding: p)
         }
         let message = CollectiveMessage(tag: tag, phase: phase, step: k, source: members[position], payload: .dense(block, precision: p))
         return .send(message, to: members[wrap(position + 1, n)])
