@@ -70,6 +70,9 @@ public final class ClusterSimulation {
     var events: [TraceEvent] = []
     var flowSequence: UInt64 = 0
     var tracedMessages = 0
+    /// Per source device: where the last message on each of its network rows ended (messages
+    /// in flight at the same time go on rows of their own, as a timeline's slices may not overlap).
+    var messageRowEnds: [Int: [UInt64]] = [:]
     var protocolErrors: [String] = []
 
     public init(_ configuration: ClusterConfiguration) throws(SimulationError) {

@@ -161,24 +161,41 @@ extension ClusterSimulation {
 
     func instant(_ seconds: Double) -> Instant { Instant(nanoseconds: UInt64(max(0, seconds * 1e9).rounded())) }
 
+    /// A span's length as its rounded end minus its rounded start, so spans that follow each
+    /// other on a track meet exactly instead of overlapping by a rounded nanosecond.
+    func nanoseconds(_ start: Double, _ seconds: Double) -> UInt64 {
+        let (from, to) = (instant(start).nanoseconds, instant(start + max(0, seconds)).nanoseconds)
+        return to >= from ? to - from : 0
+    }
+
     func span(lane l: Int, name: String, start: Double, seconds: Double, category: TraceCategory) {
         let lane = lanes[l]
         let track = TraceTrack(node: UInt32(configuration.topology.node(of: lane.devices[0])), thread: UInt64(lane.devices[0]), name: "stage \(lane.stage) replica \(lane.replica) compute")
-        events.append(TraceEvent(timestamp: instant(start), track: track, category: category, name: name, kind: .complete(duration: UInt64((seconds * 1e9).rounded()))))
+        events.append(TraceEvent(timestamp: instant(start), track: track, category: category, name: name, kind: .complete(duration: nanoseconds(start, seconds))))
     }
 
     func span(device: Int, name: String, start: Double, seconds: Double) {
         let track = TraceTrack(node: UInt32(configuration.topology.node(of: device)), thread: 1_000_000 + UInt64(device), name: "device \(device) collectives")
-        events.append(TraceEvent(timestamp: instant(start), track: track, category: .training, name: name, kind: .complete(duration: UInt64((seconds * 1e9).rounded()))))
+        events.append(TraceEvent(timestamp: instant(start), track: track, category: .training, name: name, kind: .complete(duration: nanoseconds(start, seconds))))
     }
 
     func traceMessage(_ m: SimulatedTransport.Message) {
         tracedMessages += 1
         flowSequence += 1
         let t = configuration.topology
-        let track = TraceTrack(node: UInt32(t.node(of: m.source)), thread: 2_000_000 + UInt64(m.source), name: "device \(m.source) network")
+        // Messages are traced as they arrive, so in order of their ends: a row whose last
+        // message ended by this one's start holds none that overlaps it.
+        let (start, duration) = (instant(m.sentAt).nanoseconds, nanoseconds(m.sentAt, queue.now - m.sentAt))
+        var rows = messageRowEnds[m.source, default: []]
+        let row = rows.firstIndex { $0 <= start } ?? rows.count
+        if row == rows.count { rows.append(0) }
+        rows[row] = start + duration
+        messageRowEnds[m.source] = rows
+        let track = TraceTrack(
+            node: UInt32(t.node(of: m.source)), thread: 2_000_000 + UInt64(m.source) + UInt64(row) * 10_000_000,
+            name: "device \(m.source) network\(row > 0 ? " (\(row + 1))" : "")")
         let transfer = TraceTransfer(
-            duration: UInt64(((queue.now - m.sentAt) * 1e9).rounded()), bytes: Int64(m.bytes), source: UInt32(t.node(of: m.source)), destination: UInt32(t.node(of: m.destination)),
+            duration: duration, bytes: Int64(m.bytes), source: UInt32(t.node(of: m.source)), destination: UInt32(t.node(of: m.destination)),
             flow: FlowID(rawValue: flowSequence))
         events.append(TraceEvent(timestamp: instant(m.sentAt), track: track, category: .transport, name: "message \(m.source)→\(m.destination)", kind: .transfer(transfer)))
     }
