@@ -60,6 +60,9 @@ extension TrainCommand {
         throw ValidationError("--compression '\(compression)' is neither none nor topk:DENSITY with DENSITY in (0, 1] (e.g. topk:0.01)")
     }
 
+    /// Each rank's share of the machine's cores, at least one.
+    static func threadsPerRank(cores: Int, ranks: Int) -> Int { Swift.max(1, cores / Swift.max(1, ranks)) }
+
     /// Starts `nodes` ranks of this binary on loopback and waits for them.
     func launch(nodes: Int) async throws {
         try validateDistributed(worldSize: nodes)
@@ -73,7 +76,13 @@ extension TrainCommand {
         for key in Self.placementVariables { environment[key] = nil }
         environment["DEEPSEEK_CLUSTER_SECRET"] = clusterSecret
         let executable = Self.ownExecutable()
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if threads == nil {
+            // Ranks on one machine share its cores, as torchrun's one OpenMP thread per process:
+            // a rank whose parallel kernel waits for a thread another rank has descheduled waits
+            // a whole scheduler time slice, many times a step.
+            arguments += ["--threads", "\(Self.threadsPerRank(cores: ProcessInfo.processInfo.activeProcessorCount, ranks: nodes))"]
+        }
         var children: [Process] = []
         for r in 0..<nodes {
             let child = Process()

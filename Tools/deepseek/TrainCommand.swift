@@ -74,6 +74,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Continue from the newest checkpoint in --checkpoint-dir.") var resume = false
     @Option(help: "Hidden layer width of the MLP.") var hidden = 256
     @Option(help: "Seed of the weights and the shuffle.") var seed: UInt64 = 1
+    @Option(help: "Threads for this process's kernels (default: every core; ranks started by --nodes each take an equal share of the cores).") var threads: Int?
     @Option(name: .customLong("steps-per-epoch"), help: "Stop each epoch after this many steps (default: whole epoch).") var stepsPerEpoch: Int?
     @Option(help: "Directory with the IDX files.") var data = FashionMNIST.defaultDirectory
     @Flag(inversion: .prefixedNo, help: "Standardize pixels with the training split's mean and standard deviation.") var normalize = true
@@ -158,7 +159,8 @@ struct TrainCommand: AsyncParsableCommand {
         }
         // The engine's device runs the model; the optimizer's updates and the metrics run on the
         // process default, which must be the fast backend too.
-        let cpu = CPUBackend()
+        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+        let cpu = CPUBackend(settings: CPUBackendSettings(threads: threads))
         KernelBackends.default = cpu
         var rng = SeededRandom(seed: seed)
         let (network, inputShape, name): (any Module, [Int], String) =
