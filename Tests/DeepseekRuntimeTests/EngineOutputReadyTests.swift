@@ -22,6 +22,14 @@ final class OutputLog: Sendable {
     /// x → matmul → tanh → matmul → tanh → …, `depth` layers; outputs as given by layer index.
     func chain(depth: Int, outputs: [Int], alsoInput: Bool = false) throws -> Graph {
         var b = GraphBuilder()
+        addLayers(&b, depth: depth)
+        b.outputs(outputs.map { "act\($0)" } + (alsoInput ? ["x"] : []))
+        return try b.build()
+    }
+
+    /// The input `x` [16, 32] and `depth` layers `act_i = tanh(act_{i-1} · w_i)`; returns the last one's name.
+    @discardableResult
+    func addLayers(_ b: inout GraphBuilder, depth: Int) -> String {
         b.input("x", TensorType([16, 32]))
         var previous = "x"
         for layer in 0..<depth {
@@ -30,21 +38,13 @@ final class OutputLog: Sendable {
             b.op("act\(layer)", .unary(.tanh), ["mm\(layer)"])
             previous = "act\(layer)"
         }
-        b.outputs(outputs.map { "act\($0)" } + (alsoInput ? ["x"] : []))
-        return try b.build()
+        return previous
     }
 
     /// The training graph of `chain(depth:)` summed to a loss: outputs `[loss, dw0, dw1, …]`.
     func trainingChain(depth: Int) throws -> Graph {
         var b = GraphBuilder()
-        b.input("x", TensorType([16, 32]))
-        var previous = "x"
-        for layer in 0..<depth {
-            b.parameter("w\(layer)", TensorType([32, 32]))
-            b.op("mm\(layer)", .matmul, [previous, "w\(layer)"])
-            b.op("act\(layer)", .unary(.tanh), ["mm\(layer)"])
-            previous = "act\(layer)"
-        }
+        let previous = addLayers(&b, depth: depth)
         b.op("loss", .reduce(.sum, axes: [0, 1], keepDims: false), [previous])
         b.outputs(["loss"])
         let forward = try b.build()
