@@ -48,6 +48,13 @@ extension CPUBackend {
         let py = out.elementPointer(as: T.self)
         let pbias = bias.map { UnsafePointer($0.elementPointer(as: T.self)) }
 
+        /// Adds `channel`'s bias, if any, to one output row.
+        func addBias(_ row: UnsafeMutablePointer<T>, _ channel: Int) {
+            guard let pbias else { return }
+            let value = pbias[channel]
+            for i in 0..<pixels { row[i] += value }
+        }
+
         // Small convolutions (LeNet's: 6×784×25 multiply-adds per image) run one product per
         // image, with the images spread over the threads and BLAS single-threaded: each product
         // writes its image's output rows in place, and BLAS handles the short, wide products
@@ -68,12 +75,7 @@ extension CPUBackend {
                             let first = image * outChannels + group * groupOutputs
                             gemm(false, false, groupOutputs, pixels, patch, pw + group * groupOutputs * patch, patch, own, pixels, py + first * pixels, pixels)
                         }
-                        guard let pbias else { continue }
-                        for channel in 0..<outChannels {
-                            let row = py + (image * outChannels + channel) * pixels
-                            let value = pbias[channel]
-                            for i in 0..<pixels { row[i] += value }
-                        }
+                        for channel in 0..<outChannels { addBias(py + (image * outChannels + channel) * pixels, channel) }
                     }
                 }
             }
@@ -108,10 +110,7 @@ extension CPUBackend {
                 let channel = group * groupOutputs + o
                 let row = py + ((first + slot) * outChannels + channel) * pixels
                 if let from { row.update(from: from + o * count * pixels + slot * pixels, count: pixels) }
-                if let pbias {
-                    let value = pbias[channel]
-                    for i in 0..<pixels { row[i] += value }
-                }
+                addBias(row, channel)
             }
         }
 

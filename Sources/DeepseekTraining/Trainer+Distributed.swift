@@ -61,11 +61,6 @@ extension Trainer {
     func forwardBackward(
         _ batch: MiniBatch, handingGradientsTo d: DistributedOptimizer
     ) async throws -> (loss: Double, maxAbs: [String: Double], report: EngineReport) {
-        let n = batch.images.shape[0]
-        let (graph, names) = try trainingGraph(batch: n)
-        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
-        // Output 0 is the loss; output i > 0 is the gradient of names[i - 1].
-        let gradientName: [String?] = names.map { trainable.contains($0) ? $0 : nil }
         let (gradients, producer) = AsyncStream.makeStream(of: (name: String, gradient: Tensor, producedAt: ContinuousClock.Instant).self)
         let mixed = settings.precision != .fp32
         let step = globalStep
@@ -90,13 +85,9 @@ extension Trainer {
             }
             return (maxAbs, last)
         }()
-        let result: EngineResult
+        let result: (loss: Double, gradients: [String: Tensor], report: EngineReport)
         do {
-            result = try await engine.run(
-                graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues),
-                outputReady: { i, t in
-                    if i > 0, i <= gradientName.count, let name = gradientName[i - 1] { producer.yield((name, t, .now)) }
-                })
+            result = try await forwardBackward(batch) { name, t in producer.yield((name, t, .now)) }
         } catch {
             producer.finish()
             _ = try? await handOver
@@ -110,8 +101,7 @@ extension Trainer {
             throw error
         }
         await d.backwardFinished(at: handed.last ?? .now)
-        let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
-        return (loss, handed.maxAbs, result.report)
+        return (result.loss, handed.maxAbs, result.report)
     }
 
     /// Rows `r·b/n ..< (r+1)·b/n` of `batch`.

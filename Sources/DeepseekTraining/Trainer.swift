@@ -254,15 +254,29 @@ public final class Trainer<Opt: Optimizer>: @unchecked Sendable {
 
     /// Runs forward and backward on `batch` through the engine: the loss, the gradient of every
     /// trainable parameter (scaled by `lossScale`), and the engine's report.
-    func forwardBackward(_ batch: MiniBatch, lossScale: Double = 1) async throws -> (loss: Double, gradients: [String: Tensor], report: EngineReport) {
+    ///
+    /// `gradientReady`, when given, hears of each trainable parameter's gradient (by name) the
+    /// moment the engine has produced it, while the rest of backward still runs.
+    func forwardBackward(
+        _ batch: MiniBatch, lossScale: Double = 1, gradientReady: (@Sendable (String, Tensor) -> Void)? = nil
+    ) async throws -> (loss: Double, gradients: [String: Tensor], report: EngineReport) {
         let n = batch.images.shape[0]
         let (graph, names) = try trainingGraph(batch: n, lossScale: lossScale)
+        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
+        // Output 0 is the loss; output i > 0 is the gradient of names[i - 1].
+        let gradientName: [String?] = names.map { trainable.contains($0) ? $0 : nil }
+        var outputReady: OutputHandler?
+        if let gradientReady {
+            outputReady = { i, t in
+                if i > 0, i <= gradientName.count, let name = gradientName[i - 1] { gradientReady(name, t) }
+            }
+        }
         let result = try await engine.run(
-            graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues))
+            graph, GraphFeeds(inputs: ["x": batch.images.reshaped(Shape([n] + settings.inputShape)), "labels": batch.labels], parameters: model.parameterValues),
+            outputReady: outputReady)
         let loss = try result.outputs[0].cast(to: .float64).item(as: Double.self)
         var gradients: [String: Tensor] = [:]
-        let trainable = Set(model.parameters.filter(\.isTrainable).map(\.name))
-        for (name, g) in zip(names, result.outputs.dropFirst()) where trainable.contains(name) { gradients[name] = g }
+        for (name, g) in zip(gradientName, result.outputs.dropFirst()) { if let name { gradients[name] = g } }
         return (loss, gradients, result.report)
     }
 

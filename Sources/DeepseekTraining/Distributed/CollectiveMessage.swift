@@ -30,14 +30,7 @@ public final class FloatBlock: @unchecked Sendable {
     init(count: Int, bytes raw: UnsafeRawBufferPointer, precision: WirePrecision) {
         self.count = count
         base = .allocate(capacity: Swift.max(count, 1))
-        switch precision {
-        case .fp32:
-            if count > 0 { UnsafeMutableRawPointer(base).copyMemory(from: raw.baseAddress!, byteCount: count * 4) }
-        case .fp16:
-            for i in 0..<count { (base + i).initialize(to: Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian))) }
-        case .bf16:
-            for i in 0..<count { (base + i).initialize(to: Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian) << 16)) }
-        }
+        decodeValues(raw, count: count, precision: precision, into: base)
     }
 
     init(count: Int, fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
@@ -220,13 +213,8 @@ public struct CollectiveMessage: Sendable, WireCodable {
             let n = try reader.readVarint()
             guard n <= UInt64(Int32.max) else { throw WireError(.malformed, "dense chunk of \(n) values", offset: reader.offset) }
             // Straight from the received bytes into the block that is the payload: one copy.
-            let at = reader.offset
-            let expected = Int(n)
-            let bulk = try reader.readBulk("collective values")
-            guard bulk.count == expected * precision.bytesPerValue else {
-                throw WireError(.malformed, "\(expected) \(precision) values need \(expected * precision.bytesPerValue) bytes, found \(bulk.count)", offset: at)
-            }
-            payload = .dense(bulk.withUnsafeBytes { FloatBlock(count: expected, bytes: $0, precision: precision) }, precision: precision)
+            let bulk = try readValueBytes(precision: precision, expected: Int(n), from: &reader)
+            payload = .dense(bulk.withUnsafeBytes { FloatBlock(count: Int(n), bytes: $0, precision: precision) }, precision: precision)
         case 2: payload = .sparse(try SparseGradient.decode(from: &reader))
         case let k: throw WireError(.malformed, "unknown collective payload kind \(k)", offset: kindOffset)
         }
@@ -274,22 +262,33 @@ func writeValues(_ values: some Collection<Float>, precision: WirePrecision, to 
 
 /// Reads a block written by `writeValues` (or `writeBulk` for fp32) of exactly `expected` values.
 func readValues(precision: WirePrecision, expected: Int, from reader: inout WireReader) throws -> [Float] {
+    let bulk = try readValueBytes(precision: precision, expected: expected, from: &reader)
+    return bulk.withUnsafeBytes { raw in
+        [Float](unsafeUninitializedCapacity: expected) { out, n in
+            if expected > 0 { decodeValues(raw, count: expected, precision: precision, into: out.baseAddress!) }
+            n = expected
+        }
+    }
+}
+
+/// The bytes of a block of exactly `expected` values in `precision`, checked for their length.
+func readValueBytes(precision: WirePrecision, expected: Int, from reader: inout WireReader) throws -> WireBulk {
     let at = reader.offset
     let bulk = try reader.readBulk("collective values")
     guard bulk.count == expected * precision.bytesPerValue else {
         throw WireError(.malformed, "\(expected) \(precision) values need \(expected * precision.bytesPerValue) bytes, found \(bulk.count)", offset: at)
     }
-    return bulk.withUnsafeBytes { raw in
-        switch precision {
-        case .fp32:
-            return [Float](unsafeUninitializedCapacity: expected) { out, n in
-                if expected > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: expected * 4) }
-                n = expected
-            }
-        case .fp16:
-            return (0..<expected).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian)) }
-        case .bf16:
-            return (0..<expected).map { Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian) << 16) }
-        }
+    return bulk
+}
+
+/// Decodes `count` little-endian values in `precision` from `raw` into uninitialised `out`.
+func decodeValues(_ raw: UnsafeRawBufferPointer, count: Int, precision: WirePrecision, into out: UnsafeMutablePointer<Float>) {
+    switch precision {
+    case .fp32:
+        if count > 0 { UnsafeMutableRawPointer(out).copyMemory(from: raw.baseAddress!, byteCount: count * 4) }
+    case .fp16:
+        for i in 0..<count { (out + i).initialize(to: Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian))) }
+    case .bf16:
+        for i in 0..<count { (out + i).initialize(to: Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian) << 16)) }
     }
 }
