@@ -257,7 +257,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeepseekSimulationTests",
-            dependencies: ["DeepseekSimulation", "DeepseekTraining", "DeepseekModels", "DeepseekTraceExport", "DeepseekTestSupport"],
+            dependencies: ["DeepseekSimulation", "DeepseekKernelsBLAS", "DeepseekTraining", "DeepseekModels", "DeepseekTraceExport", "DeepseekTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

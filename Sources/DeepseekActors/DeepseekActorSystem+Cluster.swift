@@ -74,7 +74,7 @@ extension DeepseekActorSystem {
         }
         guard !registrations.isEmpty else { return }
         let transport = self.transport
-        Task {
+        Task(executorPreference: settings.taskExecutor) {
             for (key, actor) in registrations {
                 try? await transport.send(.system(.registered(key: key, actor: actor)), to: peer)
             }
@@ -103,7 +103,7 @@ extension DeepseekActorSystem {
             }
             if !alive {
                 let transport = self.transport
-                Task { try? await transport.send(.system(.terminated(actor: target)), to: watcher) }
+                Task(executorPreference: settings.taskExecutor) { try? await transport.send(.system(.terminated(actor: target)), to: watcher) }
             }
         case .unwatch(let target, let watcher):
             state.withLock { $0.watches.removeRemote(target, watcher: watcher) }
@@ -121,7 +121,7 @@ extension DeepseekActorSystem {
             peerDisconnected(sender, reason: "left the cluster")
         case .ping(let n):
             let transport = self.transport
-            Task { try? await transport.send(.system(.pong(n)), to: sender) }
+            Task(executorPreference: settings.taskExecutor) { try? await transport.send(.system(.pong(n)), to: sender) }
         case .pong:
             break  // `receive` already counted it as hearing from the sender
         }
@@ -160,7 +160,7 @@ extension DeepseekActorSystem {
             }
         }
         if !pings.isEmpty {
-            Task { for n in pings { try? await transport.send(.system(.ping(now)), to: n) } }
+            Task(executorPreference: settings.taskExecutor) { for n in pings { try? await transport.send(.system(.ping(now)), to: n) } }
         }
         scheduleHeartbeat()
     }

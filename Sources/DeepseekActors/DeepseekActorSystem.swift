@@ -22,6 +22,14 @@ public struct ActorSystemSettings: Sendable {
     public var tracer: Tracer
     /// Where calls that arrive from other nodes run.
     public var incomingCalls: IncomingCallExecution
+    /// Where tasks the runtime starts on its own behalf run (a collective's sends, a gradient
+    /// bucket's reduction); `nil`: the global concurrent executor. The simulator sets its
+    /// virtual-time executor here, so every job of a simulated node runs in virtual time.
+    public var taskExecutor: (any TaskExecutor)?
+    /// The first incarnation number of this node's actors; `nil`: from the wall clock, so a
+    /// restarted node does not reuse its predecessor's. The simulator fixes it, so addresses
+    /// (and the traces that show them) are the same on every run.
+    public var incarnationBase: UInt64?
 
     /// How often peers are probed and how long a silent peer is tolerated.
     public struct FailureDetection: Sendable {
@@ -38,8 +46,11 @@ public struct ActorSystemSettings: Sendable {
     public init(
         defaultCallTimeout: Duration = .seconds(30), registry: WireTypeRegistry = WireTypeRegistry(),
         scheduler: any CallScheduler = ThreadCallScheduler.shared, clock: any DeepseekClock = MonotonicClock(),
-        failureDetection: FailureDetection? = nil, tracer: Tracer = .disabled, incomingCalls: IncomingCallExecution = .pool
+        failureDetection: FailureDetection? = nil, tracer: Tracer = .disabled, incomingCalls: IncomingCallExecution = .pool,
+        taskExecutor: (any TaskExecutor)? = nil, incarnationBase: UInt64? = nil
     ) {
+        self.taskExecutor = taskExecutor
+        self.incarnationBase = incarnationBase
         self.tracer = tracer
         self.incomingCalls = incomingCalls
         self.defaultCallTimeout = defaultCallTimeout
@@ -99,6 +110,12 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
     /// Where incoming calls start: the transport's executor, or `nil` for the global one.
     let incomingCallExecutor: (any TaskExecutor)?
     let state = Mutex(State())
+    private let flowSequence = Atomic<UInt64>(1)
+
+    /// A fresh number for a trace flow minted above the actor system (the runtime's dispatches
+    /// and hand-overs), unique on this node; numbered per system, so the same program numbers
+    /// its flows the same way on every run.
+    public func nextFlowSequence() -> UInt64 { flowSequence.wrappingAdd(1, ordering: .relaxed).oldValue }
     let incarnationBase: UInt64
 
     struct WeakActor: @unchecked Sendable {
@@ -133,10 +150,14 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
         self.node = transport.localNode
         self.settings = settings
         self.incomingCallExecutor = settings.incomingCalls == .transportThread ? transport.callExecutor : nil
-        // Incarnations start from the wall clock so a restarted node does not reuse old ones.
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        self.incarnationBase = UInt64(ts.tv_sec) << 20
+        if let base = settings.incarnationBase {
+            self.incarnationBase = base
+        } else {
+            // Incarnations start from the wall clock so a restarted node does not reuse old ones.
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            self.incarnationBase = UInt64(ts.tv_sec) << 20
+        }
     }
 
     /// Starts receiving messages.
@@ -198,7 +219,7 @@ public final class DeepseekActorSystem: DistributedActorSystem, TransportReceive
         for w in localWatchers { w(id, "actor stopped") }
         let transport = self.transport
         if !remoteWatchers.isEmpty || !peers.isEmpty {
-            Task {
+            Task(executorPreference: settings.taskExecutor) {
                 for n in remoteWatchers { try? await transport.send(.system(.terminated(actor: id)), to: n) }
                 for n in peers where !remoteWatchers.contains(n) {
                     try? await transport.send(.system(.deregistered(actor: id)), to: n)

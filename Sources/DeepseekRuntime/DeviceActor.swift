@@ -48,11 +48,18 @@ public distributed actor DeviceActor: WireCodable {
     /// The actor system's tracer, read once: the settings are a large value to copy per kernel.
     private let tracer: Tracer
 
+    /// Modelled kernel durations (the simulator's), or `nil`: kernels take the time they take.
+    let pacing: (any KernelPacing)?
+
     /// A device running kernels on `backend`, of `kind`, in this process.
-    public init(backend: any KernelBackend, kind: DeviceKind, name: String? = nil, actorSystem: DeepseekActorSystem) {
+    ///
+    /// - Parameter pacing: gives kernels the durations of a device model on virtual time (the
+    ///   simulator's); `nil` for a real device.
+    public init(backend: any KernelBackend, kind: DeviceKind, name: String? = nil, pacing: (any KernelPacing)? = nil, actorSystem: DeepseekActorSystem) {
         self.backend = backend
         self.descriptor = DeviceDescriptor(kind: kind, name: name ?? backend.name, process: Int(actorSystem.node.rank))
         self.tracer = actorSystem.settings.tracer
+        self.pacing = pacing
         self.actorSystem = actorSystem
     }
 
@@ -69,23 +76,47 @@ public distributed actor DeviceActor: WireCodable {
     }
 
     /// Runs `op` on `inputs` with this device's backend (local callers only: tensors stay in memory).
+    ///
+    /// On a paced device the kernel's time is accounted for by `pace(_:_:_:)`, which the caller
+    /// awaits before using the results.
     public func execute(_ op: GraphOp, _ inputs: [Tensor], arena: ArenaSlot? = nil) throws -> [Tensor] {
+        if pacing != nil { return try evaluate(op, inputs, arena: arena) }
         let start = ContinuousClock.now
         let tracer = self.tracer
         let traceStart = tracer.isEnabled ? tracer.clock.now() : Instant(nanoseconds: 0)
         defer {
             busy += ContinuousClock.now - start
             nodesRun += 1
-            if tracer.isEnabled {
-                let track = traceTrack ?? RuntimeTracing.track(id, name: "DeviceActor \(descriptor.name)")
-                traceTrack = track
-                tracer.on(track).kernel(op.label, startedAt: traceStart)
-            }
+            if tracer.isEnabled { traceKernel(op, startedAt: traceStart) }
         }
-        return try KernelBackends.using(backend) {
+        return try evaluate(op, inputs, arena: arena)
+    }
+
+    /// Whether kernels here take modelled rather than measured time.
+    public var isPaced: Bool { pacing != nil }
+
+    /// Holds `op`'s results until the device model says the kernel is done (nothing for an
+    /// unpaced device). Kernels are paced in the order they call this.
+    public func pace(_ op: GraphOp, _ inputs: [Tensor], _ outputs: [Tensor]) async {
+        guard let pacing else { return }
+        let kernel = await pacing.pace(
+            op, inputs: inputs.map { TensorType($0.shape, $0.dtype) }, outputs: outputs.map { TensorType($0.shape, $0.dtype) })
+        busy += .nanoseconds(Int64((kernel.seconds * 1e9).rounded()))
+        nodesRun += 1
+        if tracer.isEnabled { traceKernel(op, startedAt: kernel.started) }
+    }
+
+    private func evaluate(_ op: GraphOp, _ inputs: [Tensor], arena: ArenaSlot?) throws -> [Tensor] {
+        try KernelBackends.using(backend) {
             if let arena { try arena.arena.withOutputSlot(offset: arena.offset, byteCount: arena.byteCount) { try op.evaluate(inputs) } }
             else { try op.evaluate(inputs) }
         }
+    }
+
+    private func traceKernel(_ op: GraphOp, startedAt start: Instant) {
+        let track = traceTrack ?? RuntimeTracing.track(id, name: "DeviceActor \(descriptor.name)")
+        traceTrack = track
+        tracer.on(track).kernel(op.label, startedAt: start)
     }
 }
 

@@ -226,11 +226,14 @@ extension EnginePlan {
         let engineTrack = tracer.isEnabled ? tracer.on(TraceTrack(node: UInt32(local), thread: 1, name: "Engine")) : nil
         let runStart = engineTrack?.clock.now()
 
+        // Node times come from the actor system's clock: virtual time in a simulation.
+        let system = engine.system
+        let clock = system.settings.clock
         @Sendable func fire(_ op: OperatorActor, node: Int, device: Int) async throws -> Event {
-            let start = ContinuousClock.now
+            let start = clock.now()
             var flow: UInt64 = 0
             if let engineTrack, node < dispatchNames.count {
-                let f = RuntimeTracing.nextFlow(rank: UInt32(local))
+                let f = RuntimeTracing.nextFlow(system)
                 let (name, arguments) = dispatchNames[node]
                 engineTrack.flow(
                     .send, f, name: name, category: .scheduler,
@@ -239,7 +242,7 @@ extension EnginePlan {
             }
             do {
                 let r = try await op.fire(device: device, flow: flow)
-                return .ran(node: node, device: device, results: r, seconds: (ContinuousClock.now - start).inSeconds)
+                return .ran(node: node, device: device, results: r, seconds: Double(clock.now().nanoseconds &- start.nanoseconds) * 1e-9)
             } catch let e as RuntimeError {
                 throw e
             } catch {

@@ -121,14 +121,15 @@ public distributed actor OperatorActor: WireCodable {
             }
         }
         defer { if let traced, flow != 0 { traced.flow(.handlerEnd, FlowID(rawValue: flow), name: "fire", category: .runtime) } }
-        let results = try await actor.whenLocal { device in try device.execute(op, arguments) }
-        guard let results else { throw RuntimeError(.placement, "device \(device) of \(node) is not local to process \(process)") }
+        let ran = try await actor.whenLocal { device in (try device.execute(op, arguments), device.isPaced) }
+        guard let (results, paced) = ran else { throw RuntimeError(.placement, "device \(device) of \(node) is not local to process \(process)") }
+        if paced { _ = await actor.whenLocal { device in await device.pace(op, arguments, results) } }
         for i in inputs.indices { inputs[i] = nil }
         if keepsOutputs { outputs = results }
         for (index, e) in edges.enumerated() where e.process == process {
             let handOver: UInt64
             if let traced {
-                let f = RuntimeTracing.nextFlow(rank: actorSystem.node.rank)
+                let f = RuntimeTracing.nextFlow(actorSystem)
                 traced.flow(.send, f, name: "output", category: .runtime, arguments: handOverArguments[index])
                 handOver = f.rawValue
             } else {

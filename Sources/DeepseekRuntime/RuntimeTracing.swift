@@ -1,7 +1,6 @@
 public import DeepseekActors
 import DeepseekCore
 public import DeepseekTracing
-import Synchronization
 
 /// How the runtime's actors appear on a timeline: one row per operator, device and engine,
 /// grouped by node, and message flows for every dispatch and every tensor handed from one
@@ -14,12 +13,11 @@ enum RuntimeTracing {
     /// Flow identifiers minted by the runtime carry this bit in their namespace, so they never
     /// collide with the actor system's call flows (namespace = node rank).
     static let namespaceBit: UInt32 = 0x80_0000
-    private static let sequence = Atomic<UInt64>(1)
 
-    /// A new flow identifier for a message sent on node `rank`.
-    static func nextFlow(rank: UInt32) -> FlowID {
-        let s = sequence.wrappingAdd(1, ordering: .relaxed).oldValue & ((1 << UInt64(FlowID.sequenceBits)) - 1)
-        return FlowID(rawValue: UInt64(namespaceBit | (rank & 0x7F_FFFF)) << UInt64(FlowID.sequenceBits) | s)
+    /// A new flow identifier for a message sent by a runtime actor of `system`.
+    static func nextFlow(_ system: DeepseekActorSystem) -> FlowID {
+        let s = system.nextFlowSequence() & ((1 << UInt64(FlowID.sequenceBits)) - 1)
+        return FlowID(rawValue: UInt64(namespaceBit | (system.node.rank & 0x7F_FFFF)) << UInt64(FlowID.sequenceBits) | s)
     }
 
     /// The row of an actor: its node, its incarnation as the thread, and a readable name.

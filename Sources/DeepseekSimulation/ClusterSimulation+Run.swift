@@ -244,13 +244,9 @@ extension ClusterSimulation {
     func optimizerSeconds(_ l: Int) -> Double {
         let params = Double(lanes[l].layers.reduce(0) { $0 + configuration.workload.layers[$1].parameters }) / Double(layout.tensorParallel)
         let shard = layout.zeroStage >= 1 ? params / Double(layout.dataParallel) : params
-        if let measured = configuration.device.optimizer {
-            // A measured profile: the runtime's own step path (flatten the gradients, update the
-            // shard, write the gathered parameters back), fixed cost plus per-parameter cost.
-            return measured.fixed + measured.perParameter * params + measured.perShardParameter * shard
-        }
-        // Mixed-precision Adam streams about 28 bytes per parameter (fp32 master, m, v in and out; 16-bit gradient and weight).
-        return configuration.device.seconds(flops: shard * 10, bytes: shard * 28, precision: .fp32)
+        // A measured profile times the runtime's own step path (flatten the gradients, update the
+        // shard, write the gathered parameters back).
+        return configuration.device.optimizerSeconds(parameters: params, shard: shard)
     }
 
     func tryOptimizer(_ l: Int) {

@@ -65,6 +65,14 @@ public struct DeviceModel: Sendable, Hashable, CustomStringConvertible {
         return max(compute, bytes / (memoryBandwidth * efficiency)) + launchOverhead
     }
 
+    /// Seconds of one rank's optimizer step over `parameters` scalars, `shard` of them its own:
+    /// the measured cost when the profile has one, else mixed-precision Adam streaming about 28
+    /// bytes per shard parameter (fp32 master, m, v in and out; 16-bit gradient and weight).
+    public func optimizerSeconds(parameters: Double, shard: Double) -> Double {
+        if let optimizer { return optimizer.fixed + optimizer.perParameter * parameters + optimizer.perShardParameter * shard }
+        return seconds(flops: shard * 10, bytes: shard * 28, precision: .fp32)
+    }
+
     /// NVIDIA A100 SXM4 80 GB: 19.5 TFLOP/s fp32, 312 TFLOP/s fp16/bf16 tensor, 2039 GB/s HBM2e.
     public static let a100 = DeviceModel(name: "a100", fp32: 19.5e12, fp16: 312e12, memoryBandwidth: 2.039e12, memoryCapacity: 80e9, launchOverhead: 4e-6)
     /// NVIDIA H100 SXM5 80 GB: 67 TFLOP/s fp32, 989 TFLOP/s bf16 dense, 3.35 TB/s HBM3.

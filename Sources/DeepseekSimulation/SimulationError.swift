@@ -15,6 +15,10 @@ public struct SimulationError: DeepseekError {
         public static let invalidConfiguration = Code("invalidConfiguration")
         /// Reading or writing a file failed.
         public static let io = Code("io")
+        /// A program on virtual time waits for something no event will bring.
+        public static let stalled = Code("stalled")
+        /// A simulated message did not decode.
+        public static let corruptMessage = Code("corruptMessage")
     }
 
     public var code: Code

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DeepseekKernelsBLAS
 import DeepseekSimulation
+import DeepseekTraceExport
 import Foundation
 
 /// `deepseek simulate Scenarios/<name>.yaml`: one training iteration of a zoo model on a
@@ -61,6 +63,14 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Override the scenario's seed.")
     var seed: UInt64?
 
+    @Flag(help: ArgumentHelp(
+        "Also run the data-parallel step with the runtime's own actors (engine, device actors, communicators, distributed optimizer) on virtual time, and add it to the report.",
+        discussion: "Values are real, so this suits models that fit this machine once per rank (mlp, lenet); tensor and pipeline parallelism exist only in the lane model."))
+    var runtime = false
+
+    @Option(name: .customLong("runtime-trace"), help: "With --runtime: write the runtime run's message timeline on virtual time as a Chrome trace here.")
+    var runtimeTrace: String?
+
     func run() async throws {
         var standardError = StandardErrorStream()
         if let calibrationPeer {
@@ -94,7 +104,19 @@ struct SimulateCommand: AsyncParsableCommand {
             let clock = ContinuousClock()
             let start = clock.now
             let r = try s.run(trace: trace != nil)
-            try emit(r.markdown(), to: report)
+            var markdown = r.markdown()
+            if runtime {
+                let executed = try await s.runOnRuntime(backend: CPUBackend(), trace: runtimeTrace != nil)
+                markdown += "\n" + executed.markdown
+                if let runtimeTrace {
+                    let bytes = try ChromeTraceWriter.render(executed.trace, settings: .init(metadata: ["scenario": s.name, "seed": String(s.seed), "execution": "runtime"]))
+                    try Data(bytes).write(to: URL(fileURLWithPath: runtimeTrace))
+                }
+                print(
+                    "runtime on virtual time: \(executed.fmt(executed.iterationSeconds * 1e3)) ms per iteration (lane model: \(executed.fmt(r.result.iterationSeconds * 1e3)) ms), simulated in \(executed.fmt(executed.wallSeconds)) s",
+                    to: &standardError)
+            }
+            try emit(markdown, to: report)
             if let json { try write(r.json(), to: json) }
             if let trace { try Data(r.chromeTrace()).write(to: URL(fileURLWithPath: trace)) }
             print("simulated \(r.result.events) events in \(clock.now - start) of wall time (\(r.result.completed ? "completed" : "failed"))", to: &standardError)

@@ -86,6 +86,8 @@ public actor Communicator {
     public nonisolated let rank: Int
     public nonisolated let actorSystem: DeepseekActorSystem
     public nonisolated let settings: CommunicatorSettings
+    /// Where this communicator's own tasks (sends, timeouts) run: the actor system's choice.
+    nonisolated let taskExecutor: (any TaskExecutor)?
     var member: CollectiveMember?
     var peers: [Int: CollectiveMember] = [:]
     var operations: [UInt64: Operation] = [:]
@@ -111,6 +113,7 @@ public actor Communicator {
         self.rank = rank
         self.actorSystem = actorSystem
         self.settings = settings
+        self.taskExecutor = actorSystem.settings.taskExecutor
         let path = "collectives/\(group.name)/\(rank)"
         self.member = DeepseekActorSystem.withWellKnownPath(path) { CollectiveMember(communicator: self, actorSystem: actorSystem) }
     }
@@ -124,8 +127,8 @@ public actor Communicator {
             let address = group.address(of: r)
             peers[r] = try? CollectiveMember.resolve(id: address, using: actorSystem)
             watches.append(
-                await actorSystem.watch(address) { [weak self] _, reason in
-                    Task { await self?.peerLost(r, reason: reason) }
+                await actorSystem.watch(address) { [weak self, executor = taskExecutor] _, reason in
+                    Task(executorPreference: executor) { await self?.peerLost(r, reason: reason) }
                 })
         }
     }
@@ -160,8 +163,8 @@ public actor Communicator {
             throw CollectiveError(.invalidArgument, "\(name) #\(tag): an operation with this tag is already running on \(group.describe(rank))")
         }
         let finished = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any CollectiveStateMachine, any Error>) in
-            let timer = actorSystem.settings.scheduler.schedule(after: settings.operationTimeout) { [weak self] in
-                Task { await self?.timedOut(tag) }
+            let timer = actorSystem.settings.scheduler.schedule(after: settings.operationTimeout) { [weak self, executor = taskExecutor] in
+                Task(executorPreference: executor) { await self?.timedOut(tag) }
             }
             operations[tag] = Operation(machine: machine, continuation: continuation, timer: timer, name: name)
             do {
@@ -200,7 +203,7 @@ public actor Communicator {
                     continue
                 }
                 guard let peer = peer(to) else { return }
-                Task { [weak self] in
+                Task(executorPreference: taskExecutor) { [weak self] in
                     do {
                         try await peer.deliver(message)
                     } catch {

@@ -1,5 +1,6 @@
 public import DeepseekNN
 public import DeepseekTensor
+public import DeepseekRuntime
 import DeepseekActors
 import Distributed
 
@@ -22,8 +23,14 @@ public struct DistributedSettings: Sendable {
     public var alignShardsToTensors: Bool?
     /// Parameter groups synchronised less often; parameters in none of them synchronise every step.
     public var syncGroups: [SyncGroup]
+    /// Gives the optimizer step a modelled duration on virtual time (the simulator's device
+    /// model); `nil`: it takes the time it takes.
+    public var pacing: (any KernelPacing)?
 
-    public init(stage: ZeROStage = .one, bucketBytes: Int = 1 << 20, alignShardsToTensors: Bool? = nil, syncGroups: [SyncGroup] = []) {
+    public init(
+        stage: ZeROStage = .one, bucketBytes: Int = 1 << 20, alignShardsToTensors: Bool? = nil, syncGroups: [SyncGroup] = [], pacing: (any KernelPacing)? = nil
+    ) {
+        self.pacing = pacing
         self.stage = stage
         self.bucketBytes = bucketBytes
         self.alignShardsToTensors = alignShardsToTensors
@@ -201,9 +208,9 @@ public actor DistributedOptimizer {
     func launch(_ b: Int) {
         guard reductions[b] == nil else { return }
         timeline.reductionStarted[b] = ContinuousClock.now - stepStarted
-        reductions[b] = Task {
+        reductions[b] = Task(executorPreference: communicator.taskExecutor) {
             try await self.reduce(b)
-            self.reductionFinished(b)
+            await self.reductionFinished(b)
         }
     }
 
@@ -278,6 +285,7 @@ public actor DistributedOptimizer {
             throw failure
         }
         let own = ownRange
+        if let pacing = settings.pacing { _ = await pacing.paceOptimizerStep(parameters: layout.count, shard: own.count) }
         let scale = 1 / Float(worldSize)
         var gradient = settings.stage == .one ? Array(fullGradient[own]) : shardGradient
         for i in gradient.indices { gradient[i] *= scale }
