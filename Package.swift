@@ -167,7 +167,7 @@ let package = Package(
         // Tests.
         .target(
             name: "DeepseekTestSupport",
-            dependencies: ["DeepseekTensor", "DeepseekActors"],
+            dependencies: ["DeepseekTensor", "DeepseekActors", "DeepseekGraph"],
             path: "Tests/DeepseekTestSupport",
             swiftSettings: swiftSettings
         ),

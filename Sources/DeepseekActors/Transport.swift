@@ -34,3 +34,13 @@ public protocol Transport: Sendable {
 extension Transport {
     public var callExecutor: (any TaskExecutor)? { nil }
 }
+
+/// Tells `receiver`, which just joined a network as `node`, of every other member of `members`,
+/// and each of them of it, in node order. For networks kept in one process (embedded, simulated)
+/// whose members are all connected to each other.
+public func introduce(_ node: NodeID, _ receiver: any TransportReceiver, to members: [NodeID: any TransportReceiver]) {
+    for (other, r) in members.filter({ $0.key != node }).sorted(by: { $0.key < $1.key }) {
+        r.peerConnected(node)
+        receiver.peerConnected(other)
+    }
+}

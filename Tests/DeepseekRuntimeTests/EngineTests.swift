@@ -41,19 +41,6 @@ func twoBranchGraph(batch: Int = 32, width: Int = 64, depth: Int = 3, pins: (Dev
     return try b.build()
 }
 
-func feeds(for graph: Graph, seed: UInt64 = 1) throws -> GraphFeeds {
-    var rng = SeededRandom(seed: seed)
-    var f = GraphFeeds()
-    for n in graph.nodes {
-        let t = graph[value: n.outputs[0]].type
-        switch n.op {
-        case .input(let name): f.inputs[name] = try Tensor.normal(t.shape, std: 0.5, rng: &rng)
-        case .parameter(let name): f.parameters[name] = try Tensor.normal(t.shape, std: 0.2, rng: &rng)
-        default: break
-        }
-    }
-    return f
-}
 
 @Suite struct EngineTests {
     @Test func engineOutputsEqualTheSequentialRunBitForBit() async throws {

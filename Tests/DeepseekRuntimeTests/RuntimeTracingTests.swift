@@ -4,6 +4,7 @@ import DeepseekGraph
 import DeepseekKernelsBLAS
 import DeepseekRuntime
 import DeepseekTensor
+import DeepseekTestSupport
 import DeepseekTracing
 import Testing
 

@@ -5,6 +5,7 @@ import DeepseekKernelsBLAS
 import DeepseekRuntime
 import DeepseekSimulation
 import DeepseekTensor
+import DeepseekTestSupport
 import DeepseekTraining
 import Distributed
 import Testing
@@ -40,28 +41,15 @@ distributed actor Echo {
         return try b.build()
     }
 
-    func feeds(for graph: Graph) throws -> GraphFeeds {
-        var rng = SeededRandom(seed: 7)
-        var f = GraphFeeds()
-        for n in graph.nodes {
-            let t = graph[value: n.outputs[0]].type
-            switch n.op {
-            case .input(let name): f.inputs[name] = try Tensor.normal(t.shape, std: 0.5, rng: &rng)
-            case .parameter(let name): f.parameters[name] = try Tensor.normal(t.shape, std: 0.2, rng: &rng)
-            default: break
-            }
-        }
-        return f
-    }
 
     @Test func anEngineOnOneSimulatedDeviceTakesTheSumOfItsKernelsModelledTimes() async throws {
         let graph = try mlp()
-        let feeds = try feeds(for: graph)
+        let values = try feeds(for: graph, seed: 7)
         let cluster = cluster(ranks: 1)
         let (outputs, seconds) = try await cluster.run {
             let device = try await cluster.device(rank: 0, backend: CPUBackend())
             let engine = try await Engine(actorSystem: try await cluster.actorSystem(rank: 0), devices: [device], settings: EngineSettings(inlineSeconds: 0))
-            return try await engine.run(graph, feeds).outputs
+            return try await engine.run(graph, values).outputs
         }
         var expected = 0.0
         for n in graph.nodes where !n.op.isSource {
@@ -74,7 +62,7 @@ distributed actor Echo {
         let system = DeepseekActorSystem(transport: InProcessNetwork().transport(for: NodeID(0)))
         try await system.start()
         let cpu = DeviceActor(backend: CPUBackend(), kind: .cpu, actorSystem: system)
-        let reference = try await Engine(actorSystem: system, devices: [cpu]).run(graph, feeds).outputs
+        let reference = try await Engine(actorSystem: system, devices: [cpu]).run(graph, values).outputs
         #expect(try outputs[0].scalars(as: Float.self) == reference[0].scalars(as: Float.self))
     }
 
@@ -127,7 +115,7 @@ distributed actor Echo {
         for _ in 0..<2 {
             let cluster = cluster(ranks: 2, seed: 5)
             let graph = try mlp()
-            let feeds = try feeds(for: graph)
+            let values = try feeds(for: graph, seed: 7)
             let (_, seconds) = try await cluster.run {
                 let group = CollectiveGroup(worldSize: 2)
                 let c0 = await Communicator(group: group, rank: 0, actorSystem: try await cluster.actorSystem(rank: 0))
@@ -138,7 +126,7 @@ distributed actor Echo {
                 let engine = try await Engine(actorSystem: try await cluster.actorSystem(rank: 0), devices: [device])
                 async let a = c0.allReduce([Float](repeating: 1, count: 50_000))
                 async let b = c1.allReduce([Float](repeating: 2, count: 50_000))
-                _ = try await engine.run(graph, feeds)
+                _ = try await engine.run(graph, values)
                 _ = try await (a, b)
             }
             runs.append((seconds, cluster.statistics))

@@ -208,14 +208,11 @@ public final class VirtualCluster: TaskExecutor, DeepseekClock, CallScheduler, @
     // MARK: Network
 
     func join(_ node: NodeID, _ receiver: any TransportReceiver) {
-        let others = state.withLock { s -> [(NodeID, any TransportReceiver)] in
+        let members = state.withLock { s -> [NodeID: any TransportReceiver] in
             s.receivers[node] = receiver
-            return s.receivers.filter { $0.key != node }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            return s.receivers
         }
-        for (other, r) in others {
-            r.peerConnected(node)
-            receiver.peerConnected(other)
-        }
+        introduce(node, receiver, to: members)
     }
 
     func leave(_ node: NodeID) {
