@@ -49,20 +49,12 @@ extension ScenarioReport {
     }
 
     /// The report as JSON (keys in a fixed order).
-    public func json() -> String {
+    ///
+    /// - Parameter runtime: the same scenario run by the runtime itself (`--runtime`), added as
+    ///   the object `runtime`.
+    public func json(runtime: RuntimeExecutionReport? = nil) -> String {
         let r = result, s = scenario
-        func str(_ x: String) -> String {
-            var out = "\""
-            for c in x.unicodeScalars {
-                switch c {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                default: out += c.value < 0x20 ? "\\u00" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16) : String(c)
-                }
-            }
-            return out + "\""
-        }
+        let str = jsonString
         func num(_ v: Double) -> String { v.isFinite ? fixed(v, 9) : "null" }
         var o = "{\n"
         o += "  \"scenario\": \(str(s.name)),\n  \"models\": \(str(s.models)),\n  \"seed\": \(s.seed),\n  \"model\": \(str(r.modelName)),\n"
@@ -83,7 +75,22 @@ extension ScenarioReport {
         o += "  \"links\": [\n" + r.links.map { "    {\"name\": \(str($0.name)), \"bytes\": \(num($0.bytes)), \"utilisation\": \(num($0.utilisation))}" }.joined(separator: ",\n") + "\n  ],\n"
         o += "  \"memory\": [" + memory.enumerated().map {
             "{\"stage\": \($0.offset), \"parameters\": \(num($0.element.parameters)), \"gradients\": \(num($0.element.gradients)), \"optimizer_state\": \(num($0.element.optimizerState)), \"activations\": \(num($0.element.activations)), \"total\": \(num($0.element.total))}"
-        }.joined(separator: ", ") + "]\n}\n"
-        return o
+        }.joined(separator: ", ") + "]"
+        if let runtime { o += ",\n  \"runtime\": " + runtime.jsonObject }
+        return o + "\n}\n"
     }
+}
+
+/// `x` as a JSON string literal.
+func jsonString(_ x: String) -> String {
+    var out = "\""
+    for c in x.unicodeScalars {
+        switch c {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        default: out += c.value < 0x20 ? "\\u00" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16) : String(c)
+        }
+    }
+    return out + "\""
 }

@@ -13,18 +13,30 @@ struct SimulateCommandTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("deepseek-simulate-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var outputs: [(Data, Data)] = []
+        var outputs: [(Data, Data, Data)] = []
         for run in 0..<2 {
             let json = directory.appendingPathComponent("report\(run).json").path
             let trace = directory.appendingPathComponent("timeline\(run).json").path
-            let result = runProcess(binary, ["simulate", Self.scenario, "--json", json, "--trace", trace, "--report", directory.appendingPathComponent("report\(run).md").path])
+            let runtimeTrace = directory.appendingPathComponent("runtime\(run).json").path
+            let result = runProcess(
+                binary,
+                ["simulate", Self.scenario, "--json", json, "--trace", trace, "--report", directory.appendingPathComponent("report\(run).md").path, "--runtime",
+                 "--runtime-trace", runtimeTrace])
             #expect(result.exitCode == 0, "\(result.stdout)\n\(result.stderr)")
-            outputs.append((try Data(contentsOf: URL(fileURLWithPath: json)), try Data(contentsOf: URL(fileURLWithPath: trace))))
+            outputs.append(
+                (try Data(contentsOf: URL(fileURLWithPath: json)), try Data(contentsOf: URL(fileURLWithPath: trace)), try Data(contentsOf: URL(fileURLWithPath: runtimeTrace))))
         }
         #expect(outputs[0].0 == outputs[1].0)
         #expect(outputs[0].1 == outputs[1].1)
-        let validation = runProcess(binary, ["trace", "validate", directory.appendingPathComponent("timeline0.json").path])
-        #expect(validation.exitCode == 0, "\(validation.stdout)\n\(validation.stderr)")
+        #expect(outputs[0].2 == outputs[1].2)
+        // The runtime's own run is in the summary, with its iteration time.
+        let summary = try #require(try JSONSerialization.jsonObject(with: outputs[0].0) as? [String: Any])
+        let runtime = try #require(summary["runtime"] as? [String: Any])
+        #expect((runtime["iteration_seconds"] as? Double ?? 0) > 0)
+        for timeline in ["timeline0.json", "runtime0.json"] {
+            let validation = runProcess(binary, ["trace", "validate", directory.appendingPathComponent(timeline).path])
+            #expect(validation.exitCode == 0, "\(timeline): \(validation.stdout)\n\(validation.stderr)")
+        }
     }
 
     @Test func aNegativeBandwidthIsRefusedWithItsFieldAndLine() throws {

@@ -105,22 +105,24 @@ struct SimulateCommand: AsyncParsableCommand {
             let start = clock.now
             let r = try s.run(trace: trace != nil)
             var markdown = r.markdown()
+            var executed: RuntimeExecutionReport?
             if runtime {
-                let executed = try await s.runOnRuntime(backend: CPUBackend(), trace: runtimeTrace != nil)
-                markdown += "\n" + executed.markdown
+                let e = try await s.runOnRuntime(backend: CPUBackend(), trace: runtimeTrace != nil)
+                executed = e
+                markdown += "\n" + e.markdown
                 if let runtimeTrace {
-                    let bytes = try ChromeTraceWriter.render(executed.trace, settings: .init(metadata: ["scenario": s.name, "seed": String(s.seed), "execution": "runtime"]))
+                    let bytes = try ChromeTraceWriter.render(e.trace, settings: .init(metadata: ["scenario": s.name, "seed": String(s.seed), "execution": "runtime"]))
                     try Data(bytes).write(to: URL(fileURLWithPath: runtimeTrace))
                 }
                 print(
-                    "runtime on virtual time: \(executed.fmt(executed.iterationSeconds * 1e3)) ms per iteration (lane model: \(executed.fmt(r.result.iterationSeconds * 1e3)) ms), simulated in \(executed.fmt(executed.wallSeconds)) s",
+                    "runtime on virtual time: \(e.fmt(e.iterationSeconds * 1e3)) ms per iteration (lane model: \(e.fmt(r.result.iterationSeconds * 1e3)) ms), simulated in \(e.fmt(e.wallSeconds)) s",
                     to: &standardError)
             }
             try emit(markdown, to: report)
-            if let json { try write(r.json(), to: json) }
+            if let json { try write(r.json(runtime: executed), to: json) }
             if let trace { try Data(r.chromeTrace()).write(to: URL(fileURLWithPath: trace)) }
             print("simulated \(r.result.events) events in \(clock.now - start) of wall time (\(r.result.completed ? "completed" : "failed"))", to: &standardError)
-            if !r.result.completed { throw ExitCode(2) }
+            if !r.result.completed || executed?.failure != nil { throw ExitCode(2) }
         } catch let error as SimulationError {
             print("deepseek simulate: \(scenario)\(error.line.map { ":\($0)" } ?? ""): \(error.message)", to: &standardError)
             throw ExitCode.failure

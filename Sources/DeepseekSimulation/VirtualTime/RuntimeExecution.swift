@@ -52,6 +52,17 @@ public struct RuntimeExecutionReport: Sendable {
         return o
     }
 
+    /// The figures as one JSON object (what `ScenarioReport.json(runtime:)` embeds).
+    public var jsonObject: String {
+        func num(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
+        var o = "{\"iteration_seconds\": \(num(iterationSeconds)), \"samples_per_second\": \(num(samplesPerSecond)), "
+        o += "\"step_seconds\": [\(stepSeconds.map(num).joined(separator: ", "))], \"losses\": [\(losses.map(num).joined(separator: ", "))], "
+        o += "\"ranks\": \(ranks), \"global_batch\": \(globalBatch), \"messages_per_step\": \(num(messagesPerStep)), \"bytes_per_step\": \(num(bytesPerStep)), "
+        o += "\"kernels_per_step_and_rank\": \(num(kernelsPerStepAndRank)), \"device_seconds_per_step_and_rank\": \(num(deviceSecondsPerStepAndRank)), "
+        o += "\"failure\": \(failure.map(jsonString) ?? "null")}"
+        return o
+    }
+
     /// A number with at most three decimals.
     public func fmt(_ v: Double) -> String {
         let r = (v * 1000).rounded() / 1000
