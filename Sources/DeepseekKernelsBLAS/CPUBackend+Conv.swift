@@ -155,6 +155,7 @@ extension CPUBackend {
     ) {
         let (sh, sw) = (p.stride.h, p.stride.w)
         let (dh, dw) = (p.dilation.h, p.dilation.w)
+        let size = MemoryLayout<T>.stride
         var row = columns
         for c in 0..<channels {
             let plane = image + c * h * w
@@ -164,21 +165,22 @@ extension CPUBackend {
                     let shift = kx * dw - p.padding.left
                     let lo = Swift.min(ow, shift >= 0 ? 0 : (-shift + sw - 1) / sw)
                     let hi = Swift.max(lo, Swift.min(ow, w - shift <= 0 ? 0 : (w - shift + sw - 1) / sw))
+                    // Rows are short (LeNet's: 10–28 elements): inline vector moves, not memcpy calls.
                     for oy in 0..<oh {
                         let dst = row + oy * ow
                         let iy = oy * sh - p.padding.top + ky * dh
                         if iy < 0 || iy >= h {
-                            dst.update(repeating: 0, count: ow)
+                            clearShortBytes(dst, byteCount: ow * size)
                             continue
                         }
                         let src = plane + iy * w + shift
-                        if lo > 0 { dst.update(repeating: 0, count: lo) }
+                        if lo > 0 { clearShortBytes(dst, byteCount: lo * size) }
                         if sw == 1 {
-                            (dst + lo).update(from: src + lo, count: hi - lo)
+                            if hi > lo { copyShortBytes(to: dst + lo, from: src + lo, byteCount: (hi - lo) * size) }
                         } else {
                             for ox in lo..<hi { dst[ox] = src[ox * sw] }
                         }
-                        if hi < ow { (dst + hi).update(repeating: 0, count: ow - hi) }
+                        if hi < ow { clearShortBytes(dst + hi, byteCount: (ow - hi) * size) }
                     }
                     row += rowStride
                 }

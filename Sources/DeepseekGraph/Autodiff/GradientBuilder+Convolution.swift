@@ -7,7 +7,8 @@ extension GradientBuilder {
     /// `L = OH·OW` output positions, the gradient `g` is regrouped to `[G, Og, N·L]`; then
     /// `dW = g · im2col(x)ᵀ` (`[G, Og, Cg·K]`) and `dx = col2im(Wᵀ · g)`. Only the two layout
     /// kernels (`Im2col`, `Col2im`) are host loops. Small convolutions use one product per image
-    /// instead (see `perImageProductWork`).
+    /// instead (see `perImageProductWork`); on the CPU, fused into `Conv2dWeightGradient` and
+    /// `Conv2dInputGradient`, which keep each image's columns in cache.
     mutating func conv2dGradient(_ p: Conv2dParameters, inputs: [ValueID], g: ValueID, needs: [Bool]) throws -> [ValueID?] {
         let x = inputs[0]
         let w = inputs[1]
@@ -30,6 +31,17 @@ extension GradientBuilder {
             // gradient read in its own layout, beat one long product over every image — BLAS
             // tiles such a thin matrix poorly and cannot split its long inner dimension, and
             // the regrouped gradient would need a copy.
+            if currentPin.kind == nil || currentPin.kind == .cpu {
+                // On the CPU, one op per gradient unfolds each image into a buffer that stays in
+                // cache rather than the whole batch's columns into memory.
+                if needs[1] {
+                    result[1] = try emit(.custom(Conv2dWeightGradient(p, kernel: (kh, kw))), [x, g])
+                }
+                if needs[0] {
+                    result[0] = try emit(.custom(Conv2dInputGradient(p, height: h, width: wd)), [g, try cast(w, to: dtype(g))])
+                }
+                return result
+            }
             let perImage = try reshape(g, [n, o, positions])
             if needs[1] {
                 let columns = try emit(.custom(Im2col(p, kernel: (kh, kw), layout: .perImage)), [x])

@@ -10,6 +10,8 @@ struct GradientBuilder {
     private(set) var graph: Graph
     /// The forward node whose rule is being built: backward nodes take their name prefix and pin from it.
     private var current: Graph.Node?
+    /// The pin of the forward node whose rule is being built (`.any` outside a rule).
+    var currentPin: DevicePin { current?.pin ?? .any }
     /// Per backward node (index from `forward.nodes.count`): the name it gets unless claimed.
     private var helperNames: [String] = []
     /// Backward nodes that compute a value's whole gradient, with that name.

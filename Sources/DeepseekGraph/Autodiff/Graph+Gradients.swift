@@ -56,7 +56,8 @@ extension Graph {
     /// Every op of `GraphOp` has a vector-Jacobian rule written with graph ops where the op set
     /// allows it (so the backward pass runs on any device and goes through the same passes as the
     /// forward one) and with CPU gradient kernels otherwise (`Im2col`, `Col2im`, `Pool2dBackward`,
-    /// `ScatterAdd`). A value read by several nodes gets the sum of their contributions, and a
+    /// `ScatterAdd`, and `Conv2dWeightGradient`/`Conv2dInputGradient` for small convolutions
+    /// that run on the CPU). A value read by several nodes gets the sum of their contributions, and a
     /// gradient flowing into a broadcast operand is summed over the broadcast axes.
     ///
     /// Only floating-point values carry gradients: integer and bool values (indices, labels,

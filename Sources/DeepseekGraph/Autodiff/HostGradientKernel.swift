@@ -3,7 +3,8 @@ import DeepseekTensor
 /// A gradient kernel written as loops over contiguous host buffers.
 ///
 /// Conformers validate their inputs and give the output shape (which is all that happens for
-/// meta tensors), then fill a zero-initialised output. The loops are generic over the float
+/// meta tensors), then fill a zero-initialised output — or, when they say they write every
+/// element (`writesEveryElement`), an uninitialised one, which saves clearing it. The loops are generic over the float
 /// type and run in `Float` or `Double`; `float16` and `bfloat16` go through `float32`.
 protocol HostGradientKernel: CustomGraphOp {
     /// The inputs holding floating-point data, which share one dtype (others, such as indices,
@@ -11,13 +12,17 @@ protocol HostGradientKernel: CustomGraphOp {
     var dataInputs: [Int] { get }
     /// Checks the inputs' shapes and returns the output's.
     func outputShape(_ inputs: [Tensor]) throws -> Shape
-    /// Adds the result into `out` (zero on entry). `data[i]` points at input `i`'s contiguous
-    /// elements when `i` is a data input; `inputs` are the tensors themselves.
+    /// Adds the result into `out` (zero on entry unless `writesEveryElement`). `data[i]` points
+    /// at input `i`'s contiguous elements when `i` is a data input; `inputs` are the tensors themselves.
     func accumulate<T: BinaryFloatingPoint>(into out: UnsafeMutablePointer<T>, data: [UnsafePointer<T>?], inputs: [Tensor]) throws
+    /// Whether `accumulate` stores to every element of the output for these (validated) inputs,
+    /// so it may start uninitialised.
+    func writesEveryElement(_ inputs: [Tensor]) -> Bool
 }
 
 extension HostGradientKernel {
     var dataInputs: [Int] { [0] }
+    func writesEveryElement(_ inputs: [Tensor]) -> Bool { false }
 
     /// `evaluate` for conformers: validation, meta results, dtype dispatch.
     func evaluateOnHost(_ inputs: [Tensor]) throws -> [Tensor] {
@@ -45,7 +50,7 @@ extension HostGradientKernel {
     }
 
     private func run<T: BinaryFloatingPoint>(_ type: T.Type, _ dtype: DType, _ shape: Shape, _ inputs: [Tensor]) throws -> Tensor {
-        let out = try Tensor.zeros(shape, dtype: dtype)
+        let out = writesEveryElement(inputs) ? try Tensor.empty(shape, dtype: dtype, op: label) : try Tensor.zeros(shape, dtype: dtype)
         guard shape.elementCount > 0, let outBase = out.storage.baseAddress else { return out }
         var dense = inputs
         var data = [UnsafePointer<T>?](repeating: nil, count: inputs.count)

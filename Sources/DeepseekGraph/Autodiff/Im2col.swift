@@ -63,33 +63,54 @@ public struct Im2col: CustomGraphOp, HostGradientKernel {
         let (ow, kernelArea) = (win.outputWidth, kernelHeight * kernelWidth)
         let (output, image) = (UncheckedSendable(out), UncheckedSendable(x))
         let (rowStride, imageStride) = layout.strides(rows: rows, images: n, positions: win.positions)
-        // Rows are independent: each worker fills whole rows.
-        ParallelRanges.forEach(rows, grain: Swift.max(1, 16_384 / Swift.max(1, columns))) { range in
-            for r in range {
-                let plane = r / kernelArea  // g·Cg + ci
-                let ky = r % kernelArea / kernelWidth
-                let kx = r % kernelWidth
-                let (first, end) = win.validColumns(kx, width: w)
-                let rowBase = output.value + r * rowStride
-                for ni in 0..<n {
-                    let src = image.value + (ni * c + plane) * h * w
-                    let dst = rowBase + ni * imageStride
-                    for oy in 0..<win.outputHeight {
-                        let iy = win.inputRow(oy, ky)
-                        guard iy >= 0 && iy < h, first < end else { continue }
-                        let s = src + iy * w + win.inputColumn(first, kx)
-                        let d = dst + oy * ow
-                        let step = parameters.stride.w
-                        var k = 0
-                        for ox in first..<end {
-                            d[ox] = s[k]
-                            k &+= step
-                        }
+        let (step, size) = (parameters.stride.w, MemoryLayout<T>.stride)
+        /// Fills the `OH·OW` columns of row `r` for image `ni` — every element, with zeros where
+        /// a window reads padding, so the output is not cleared first.
+        func fill(_ r: Int, _ ni: Int) {
+            let plane = r / kernelArea  // g·Cg + ci
+            let ky = r % kernelArea / kernelWidth
+            let kx = r % kernelWidth
+            let (first, end) = win.validColumns(kx, width: w)
+            let src = image.value + (ni * c + plane) * h * w
+            let dst = output.value + r * rowStride + ni * imageStride
+            for oy in 0..<win.outputHeight {
+                let d = dst + oy * ow
+                let iy = win.inputRow(oy, ky)
+                guard iy >= 0 && iy < h, first < end else {
+                    clearShortBytes(d, byteCount: ow * size)
+                    continue
+                }
+                let s = src + iy * w + win.inputColumn(first, kx)
+                if first > 0 { clearShortBytes(d, byteCount: first * size) }
+                if step == 1 {
+                    copyShortBytes(to: d + first, from: s, byteCount: (end - first) * size)
+                } else {
+                    var k = 0
+                    for ox in first..<end {
+                        d[ox] = s[k]
+                        k &+= step
                     }
                 }
+                if end < ow { clearShortBytes(d + end, byteCount: (ow - end) * size) }
+            }
+        }
+        // Each worker writes whole stretches of the output in memory order: rows (every image's
+        // columns) for the grouped layout, images for the per-image one.
+        switch layout {
+        case .grouped:
+            ParallelRanges.forEach(rows, grain: Swift.max(1, 16_384 / Swift.max(1, columns))) { range in
+                for r in range { for ni in 0..<n { fill(r, ni) } }
+            }
+        case .perImage:
+            ParallelRanges.forEach(n, grain: Swift.max(1, 16_384 / Swift.max(1, rows * win.positions))) { range in
+                for ni in range { for r in 0..<rows { fill(r, ni) } }
             }
         }
     }
+
+    /// Every element of the columns is stored (see `accumulate`) — unless the image is empty
+    /// and its padding alone makes windows, when there is nothing to read and the zeros stay.
+    func writesEveryElement(_ inputs: [Tensor]) -> Bool { inputs.first.map { $0.shape.elementCount > 0 } ?? false }
 }
 
 /// Folds columns back into an image, adding where windows overlap: the adjoint of `Im2col`,
@@ -171,37 +192,72 @@ public struct Col2im: CustomGraphOp, HostGradientKernel {
         let ow = win.outputWidth
         let (rowStride, imageStride) = layout.strides(rows: groups * rows, images: n, positions: win.positions)
         let (output, columnData) = (UncheckedSendable(out), UncheckedSendable(cols))
-        // Each worker owns whole channel planes of the output (every image's), so the sums
-        // where windows overlap stay within one worker and in a fixed order.
-        ParallelRanges.forEach(c, grain: 1) { range in
-            for plane in range {
-                let g = plane / cg
-                let ci = plane % cg
-                for ky in 0..<kernelHeight {
-                    for kx in 0..<kernelWidth {
-                        let row = (ci * kernelHeight + ky) * kernelWidth + kx
-                        let rowBase = columnData.value + (g * rows + row) * rowStride
-                        let (first, end) = win.validColumns(kx, width: w)
-                        guard first < end else { continue }
-                        for ni in 0..<n {
-                            let dst = output.value + (ni * c + plane) * h * w
-                            let src = rowBase + ni * imageStride
-                            for oy in 0..<win.outputHeight {
-                                let iy = win.inputRow(oy, ky)
-                                guard iy >= 0 && iy < h else { continue }
-                                let d = dst + iy * w + win.inputColumn(first, kx)
-                                let srow = src + oy * ow
-                                let step = parameters.stride.w
-                                var k = 0
-                                for ox in first..<end {
-                                    d[k] += srow[ox]
-                                    k &+= step
-                                }
-                            }
+        let step = parameters.stride.w
+        /// Adds the columns of one channel plane of image `ni` into it, in a fixed order (kernel
+        /// row, kernel column, output row): the sums where windows overlap do not depend on how
+        /// the work is split.
+        func fold(_ plane: Int, _ ni: Int) {
+            let g = plane / cg
+            let ci = plane % cg
+            let dst = output.value + (ni * c + plane) * h * w
+            for ky in 0..<kernelHeight {
+                for kx in 0..<kernelWidth {
+                    let row = (ci * kernelHeight + ky) * kernelWidth + kx
+                    let src = columnData.value + (g * rows + row) * rowStride + ni * imageStride
+                    let (first, end) = win.validColumns(kx, width: w)
+                    guard first < end else { continue }
+                    for oy in 0..<win.outputHeight {
+                        let iy = win.inputRow(oy, ky)
+                        guard iy >= 0 && iy < h else { continue }
+                        let d = dst + iy * w + win.inputColumn(first, kx)
+                        let srow = src + oy * ow
+                        if step == 1 {
+                            addRow(srow + first, into: d, count: end - first)
+                            continue
+                        }
+                        var k = 0
+                        for ox in first..<end {
+                            d[k] += srow[ox]
+                            k &+= step
                         }
                     }
                 }
             }
+        }
+        // Each worker owns whole output planes and reads the columns in memory order: a
+        // channel's rows across every image for the grouped layout, image by image for the
+        // per-image one.
+        switch layout {
+        case .grouped:
+            ParallelRanges.forEach(c, grain: 1) { range in
+                for plane in range { for ni in 0..<n { fold(plane, ni) } }
+            }
+        case .perImage:
+            ParallelRanges.forEach(n, grain: 1) { range in
+                for ni in range { for plane in 0..<c { fold(plane, ni) } }
+            }
+        }
+    }
+}
+
+extension Col2im {
+    /// `d[0..<count] += s[0..<count]`, eight `Float`s at a time: col2im's rows are short (10–30
+    /// elements), where the compiler's loop spends more on alias checks and its scalar tail.
+    /// Each element gets the same single addition as in a scalar loop.
+    @inline(__always)
+    func addRow<T: BinaryFloatingPoint>(_ s: UnsafePointer<T>, into d: UnsafeMutablePointer<T>, count: Int) {
+        var i = 0
+        if T.self == Float.self {
+            let (from, to) = (UnsafeRawPointer(s), UnsafeMutableRawPointer(d))
+            while i &+ 8 <= count {
+                let sum = to.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) + from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+                to.storeBytes(of: sum, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+                i &+= 8
+            }
+        }
+        while i < count {
+            d[i] += s[i]
+            i &+= 1
         }
     }
 }

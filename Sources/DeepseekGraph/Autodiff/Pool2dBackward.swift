@@ -29,6 +29,14 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
 
     public func evaluate(_ inputs: [Tensor]) throws -> [Tensor] { try evaluateOnHost(inputs) }
 
+    /// The 2×2 stride-2 max-pooling path writes every element (a zero where no window's
+    /// gradient lands), so its output need not be cleared first.
+    func writesEveryElement(_ inputs: [Tensor]) -> Bool {
+        // An empty gradient (no windows) leaves the kernel nothing to read, so nothing is written.
+        guard kind == .max, inputs.count == 2, inputs[0].rank == 4, inputs[0].shape.elementCount > 0 else { return false }
+        return parameters.isPairwise(height: height, width: width, outputs: (inputs[0].shape[2], inputs[0].shape[3]))
+    }
+
     /// One visit per window element of every output position.
     public func cost(_ inputs: [TensorType], outputs: [TensorType]) -> KernelCost {
         let windows = Double(inputs.first?.shape.elementCount ?? 0)
@@ -77,11 +85,18 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
         let x = UncheckedSendable(kind == .max ? data[1] : nil)
         let (output, upstreamData) = (UncheckedSendable(out), UncheckedSendable(grad))
         if kind == .max, let input = data[1], p.isPairwise(height: h, width: w, outputs: (oh, ow)) {
+            // Writes every element of each plane (see `writesEveryElement`).
             let source = UncheckedSendable(input)
             ParallelRanges.forEach(g[0] * g[1], grain: Swift.max(1, 16384 / Swift.max(1, h * w))) { planes in
                 for plane in planes {
-                    Self.routePairs(
-                        source.value + plane * h * w, upstreamData.value + plane * oh * ow, into: output.value + plane * h * w, width: w, oh, ow)
+                    let (x, up, dst) = (source.value + plane * h * w, upstreamData.value + plane * oh * ow, output.value + plane * h * w)
+                    if T.self == Float.self {
+                        Self.routePairs(
+                            UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), UnsafeRawPointer(up).assumingMemoryBound(to: Float.self),
+                            into: UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), height: h, width: w, oh, ow)
+                    } else {
+                        Self.routePairs(x, up, into: dst, height: h, width: w, oh, ow)
+                    }
                 }
             }
             return
@@ -132,41 +147,6 @@ public struct Pool2dBackward: CustomGraphOp, HostGradientKernel {
                         }
                     }
                 }
-            }
-        }
-    }
-
-    /// 2×2 max pooling with stride 2 over one plane: each window's gradient goes to the element
-    /// the forward kernel picked (the first largest, or the last NaN), chosen with selects.
-    /// Windows do not overlap, so every output element is written at most once.
-    static func routePairs<T: BinaryFloatingPoint>(
-        _ x: UnsafePointer<T>, _ upstream: UnsafePointer<T>, into dst: UnsafeMutablePointer<T>, width w: Int, _ oh: Int, _ ow: Int
-    ) {
-        for oy in 0..<oh {
-            let top = x + 2 &* oy &* w
-            let bottom = top + w
-            let (outTop, outBottom) = (dst + 2 &* oy &* w, dst + (2 &* oy &+ 1) &* w)
-            let gradient = upstream + oy &* ow
-            // Wrapping index arithmetic and selects only, so the loop vectorises.
-            for ox in 0..<ow {
-                let j = 2 &* ox
-                let (a, b, c, d) = (top[j], top[j &+ 1], bottom[j], bottom[j &+ 1])
-                var m = a
-                var at: Int32 = 0
-                at = b > m ? 1 : at
-                m = b > m ? b : m
-                at = c > m ? 2 : at
-                m = c > m ? c : m
-                at = d > m ? 3 : at
-                at = a.isNaN ? 0 : at
-                at = b.isNaN ? 1 : at
-                at = c.isNaN ? 2 : at
-                at = d.isNaN ? 3 : at
-                let v = gradient[ox]
-                outTop[j] = at == 0 ? v : 0
-                outTop[j &+ 1] = at == 1 ? v : 0
-                outBottom[j] = at == 2 ? v : 0
-                outBottom[j &+ 1] = at == 3 ? v : 0
             }
         }
     }
