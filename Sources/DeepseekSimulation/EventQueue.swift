@@ -46,16 +46,19 @@ public struct EventQueue: Sendable {
     public mutating func schedule(at time: Double, kind: UInt32, _ a: Int = 0, _ b: Int = 0) {
         precondition(time >= now, "EventQueue: event at \(time) s is before the current time \(now) s")
         sequence &+= 1
-        heap.append(Entry(time: time, tie: random.next(), sequence: sequence, kind: kind, a: a, b: b))
-        var i = heap.count - 1
-        let e = heap[i]
-        while i > 0 {
-            let parent = (i - 1) >> 1
-            guard Entry.precedes(e, heap[parent]) else { break }
-            heap[i] = heap[parent]
-            i = parent
+        let e = Entry(time: time, tie: random.next(), sequence: sequence, kind: kind, a: a, b: b)
+        heap.append(e)
+        // Sift up on the heap's own storage: no per-step bounds or uniqueness checks.
+        heap.withUnsafeMutableBufferPointer { h in
+            var i = h.count - 1
+            while i > 0 {
+                let parent = (i - 1) >> 1
+                guard Entry.precedes(e, h[parent]) else { break }
+                h[i] = h[parent]
+                i = parent
+            }
+            h[i] = e
         }
-        heap[i] = e
     }
 
     /// Removes the earliest event and advances the clock to it.
@@ -63,18 +66,21 @@ public struct EventQueue: Sendable {
         guard let first = heap.first else { return nil }
         let last = heap.removeLast()
         if !heap.isEmpty {
-            var i = 0
-            let n = heap.count
-            while true {
-                let l = 2 * i + 1
-                if l >= n { break }
-                var c = l
-                if l + 1 < n && Entry.precedes(heap[l + 1], heap[l]) { c = l + 1 }
-                guard Entry.precedes(heap[c], last) else { break }
-                heap[i] = heap[c]
-                i = c
+            // Sift down on the heap's own storage: no per-step bounds or uniqueness checks.
+            heap.withUnsafeMutableBufferPointer { h in
+                let n = h.count
+                var i = 0
+                while true {
+                    let l = 2 * i + 1
+                    if l >= n { break }
+                    var c = l
+                    if l + 1 < n && Entry.precedes(h[l + 1], h[l]) { c = l + 1 }
+                    guard Entry.precedes(h[c], last) else { break }
+                    h[i] = h[c]
+                    i = c
+                }
+                h[i] = last
             }
-            heap[i] = last
         }
         now = first.time
         processed += 1

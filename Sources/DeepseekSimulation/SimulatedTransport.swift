@@ -20,19 +20,6 @@ public final class SimulatedTransport {
         public var heldByPartition = 0
     }
 
-    struct Flow {
-        var links: [Int32]
-        var remaining: Double
-        var rate: Double
-        var updated: Double
-        var version: UInt32
-        var latency: Double
-        var message: Int
-        var mark: UInt32
-        /// What the flow puts on each of its links in all: bytes, or core-seconds on processors.
-        var total: Double
-    }
-
     /// A message: who sent it to whom, its size, the owner's token and when it was sent.
     public struct Message: Sendable, Hashable {
         public var source: Int
@@ -47,22 +34,14 @@ public final class SimulatedTransport {
     public let network: NetworkModel
     public var faults: FaultSchedule
     public private(set) var statistics = Statistics()
-    /// Bytes carried per link.
-    public private(set) var linkBytes: [Double]
-    var linkFlows: [[Int32]]
-    var flows: [Flow] = []
-    var freeFlows: [Int32] = []
+    /// Bytes carried per link (core-seconds on processor resources).
+    public var linkBytes: [Double] { sharing.linkBytes }
+    /// The flows and their fair rates.
+    let sharing: FlowSharing
     var messages: [Message] = []
     var freeMessages: [Int] = []
-    var markEpoch: UInt32 = 0
-    var linkMark: [UInt32]
     var paths: [Int: (links: [Int32], latency: Double)] = [:]
     var random: SplitMix
-    // Scratch for recomputation.
-    var componentLinks: [Int32] = []
-    var componentFlows: [Int32] = []
-    var capacityLeft: [Double]
-    var unfrozen: [Int32]
 
     /// Event kinds this transport owns in the shared queue.
     static let kindStart: UInt32 = 1, kindDone: UInt32 = 2, kindDeliver: UInt32 = 3
@@ -70,12 +49,7 @@ public final class SimulatedTransport {
     public init(network: NetworkModel, faults: FaultSchedule = FaultSchedule(), seed: UInt64) {
         self.network = network
         self.faults = faults
-        let n = network.links.count
-        linkBytes = [Double](repeating: 0, count: n)
-        linkFlows = [[Int32]](repeating: [], count: n)
-        linkMark = [UInt32](repeating: 0, count: n)
-        capacityLeft = [Double](repeating: 0, count: n)
-        unfrozen = [Int32](repeating: 0, count: n)
+        sharing = FlowSharing(capacities: network.links.map(\.capacity))
         random = SplitMix(seed: seed &+ 0x5EED)
     }
 
@@ -128,7 +102,7 @@ public final class SimulatedTransport {
             queue.schedule(at: queue.now + max(0, seconds), kind: Self.kindDeliver, id)
             return
         }
-        addFlow(links: links, work: seconds * network.computeParallelism, latency: 0, message: id, queue: &queue)
+        sharing.add(path: links, work: seconds * network.computeParallelism, latency: 0, message: id, queue: &queue)
     }
 
     func lose(_ message: Int) {
@@ -143,9 +117,7 @@ public final class SimulatedTransport {
             startFlow(e.a, queue: &queue)
             return nil
         case Self.kindDone:
-            let f = Int32(e.a)
-            guard flows[e.a].version == UInt32(e.b) else { return nil }
-            finishFlow(f, queue: &queue)
+            sharing.finish(e.a, version: UInt32(truncatingIfNeeded: e.b), deliver: Self.kindDeliver, queue: &queue)
             return nil
         default:
             let m = messages[e.a]
@@ -170,107 +142,11 @@ public final class SimulatedTransport {
         var latency = p.latency
         let kind = network.linkKind(from: m.source, to: m.destination)
         if kind.cpuBound, let contended = kind.contendedLatency, let (cpu, cores) = network.cores(of: network.topology.node(of: m.destination)),
-            linkFlows[cpu].count >= cores
+            sharing.flowCount(on: cpu) >= cores
         {
             // The receiver's node has no idle core: it waits for the scheduler to give it one.
             latency += max(0, contended - kind.latency)
         }
-        addFlow(links: p.links, work: network.work(bytes: m.bytes, from: m.source, to: m.destination), latency: latency, message: message, queue: &queue)
-    }
-
-    func addFlow(links: [Int32], work: Double, latency: Double, message: Int, queue: inout EventQueue) {
-        let f: Int32
-        if let free = freeFlows.popLast() {
-            flows[Int(free)] = Flow(
-                links: links, remaining: work, rate: 0, updated: queue.now, version: flows[Int(free)].version &+ 1, latency: latency, message: message, mark: 0, total: work)
-            f = free
-        } else {
-            flows.append(Flow(links: links, remaining: work, rate: 0, updated: queue.now, version: 0, latency: latency, message: message, mark: 0, total: work))
-            f = Int32(flows.count - 1)
-        }
-        for l in links { linkFlows[Int(l)].append(f) }
-        rebalance(from: links, queue: &queue)
-    }
-
-    func finishFlow(_ f: Int32, queue: inout EventQueue) {
-        let fl = flows[Int(f)]
-        for l in fl.links {
-            let i = Int(l)
-            if let at = linkFlows[i].firstIndex(of: f) { linkFlows[i].swapAt(at, linkFlows[i].count - 1); linkFlows[i].removeLast() }
-            linkBytes[i] += fl.total
-        }
-        flows[Int(f)].version &+= 1
-        flows[Int(f)].rate = 0
-        freeFlows.append(f)
-        queue.schedule(at: queue.now + fl.latency, kind: Self.kindDeliver, fl.message)
-        rebalance(from: fl.links, queue: &queue)
-    }
-
-    /// Recomputes max-min fair rates in the component reachable from `seeds`.
-    func rebalance(from seeds: [Int32], queue: inout EventQueue) {
-        let now = queue.now
-        markEpoch &+= 1
-        let epoch = markEpoch
-        componentLinks.removeAll(keepingCapacity: true)
-        componentFlows.removeAll(keepingCapacity: true)
-        for l in seeds where linkMark[Int(l)] != epoch {
-            linkMark[Int(l)] = epoch
-            componentLinks.append(l)
-        }
-        var i = 0
-        while i < componentLinks.count {
-            for f in linkFlows[Int(componentLinks[i])] where flows[Int(f)].mark != epoch {
-                flows[Int(f)].mark = epoch
-                componentFlows.append(f)
-                for l in flows[Int(f)].links where linkMark[Int(l)] != epoch {
-                    linkMark[Int(l)] = epoch
-                    componentLinks.append(l)
-                }
-            }
-            i += 1
-        }
-        if componentFlows.isEmpty { return }
-        // Bring every flow's remaining bytes up to now at its old rate.
-        for f in componentFlows {
-            let fi = Int(f)
-            flows[fi].remaining = max(0, flows[fi].remaining - flows[fi].rate * (now - flows[fi].updated))
-            flows[fi].updated = now
-        }
-        // Progressive filling.
-        for l in componentLinks {
-            capacityLeft[Int(l)] = network.links[Int(l)].capacity
-            unfrozen[Int(l)] = Int32(linkFlows[Int(l)].count)
-        }
-        var newRate = [Double](repeating: -1, count: componentFlows.count)
-        var position: [Int32: Int] = [:]
-        if componentFlows.count > 1 { for (k, f) in componentFlows.enumerated() { position[f] = k } }
-        var remainingFlows = componentFlows.count
-        while remainingFlows > 0 {
-            var best = Double.infinity
-            var bestLink: Int32 = -1
-            for l in componentLinks where unfrozen[Int(l)] > 0 {
-                let share = capacityLeft[Int(l)] / Double(unfrozen[Int(l)])
-                if share < best { (best, bestLink) = (share, l) }
-            }
-            guard bestLink >= 0 else { break }
-            for f in linkFlows[Int(bestLink)] {
-                let k = componentFlows.count == 1 ? 0 : position[f]!
-                guard newRate[k] < 0 else { continue }
-                newRate[k] = best
-                remainingFlows -= 1
-                for l in flows[Int(f)].links {
-                    capacityLeft[Int(l)] -= best
-                    unfrozen[Int(l)] -= 1
-                }
-            }
-        }
-        for (k, f) in componentFlows.enumerated() {
-            let fi = Int(f)
-            let rate = max(newRate[k], 1e-9)
-            if rate == flows[fi].rate { continue }
-            flows[fi].rate = rate
-            flows[fi].version &+= 1
-            queue.schedule(at: now + flows[fi].remaining / rate, kind: Self.kindDone, fi, Int(flows[fi].version))
-        }
+        sharing.add(path: p.links, work: network.work(bytes: m.bytes, from: m.source, to: m.destination), latency: latency, message: message, queue: &queue)
     }
 }

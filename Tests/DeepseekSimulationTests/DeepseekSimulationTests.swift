@@ -61,6 +61,74 @@ import Testing
         #expect(x == y)
         #expect(x != z)
     }
+
+    @Test func eventsPopInTimeThenTieThenInsertionOrder() {
+        // Interleaved schedules and pops, many at equal times, against a sorted reference.
+        var queue = EventQueue(seed: 3)
+        var pending: [EventQueue.Entry] = []
+        var popped: [Int] = [], expected: [Int] = []
+        var draw = SplitMix(seed: 11)
+        for i in 0..<2000 {
+            let time = queue.now + Double(draw.next() % 4)
+            queue.schedule(at: time, kind: 0, i)
+            pending.append(queue.heap.first { $0.a == i }!)
+            if draw.next() % 3 == 0, let e = queue.pop() {
+                popped.append(e.a)
+                let k = pending.indices.min { EventQueue.Entry.precedes(pending[$0], pending[$1]) }!
+                expected.append(pending.remove(at: k).a)
+            }
+        }
+        while let e = queue.pop() { popped.append(e.a) }
+        expected += pending.sorted(by: EventQueue.Entry.precedes).map(\.a)
+        #expect(popped == expected)
+        #expect(queue.processed == 2000)
+    }
+
+    @Test func flowsGetMaxMinFairRatesNotEqualShares() {
+        // Two leaves of two nodes; leaf uplinks carry half a NIC (2 nodes × NIC / 4).
+        let nic = LinkKind.infinibandHDR
+        let topology = ClusterTopology(nodes: 4, devicesPerNode: 1, intraNode: .nvlink3, interNode: nic, fabric: .fatTree(nodesPerLeaf: 2, oversubscription: 4))
+        var queue = EventQueue(seed: 1)
+        let transport = SimulatedTransport(network: NetworkModel(topology), seed: 1)
+        let bytes = 10e6
+        // 0→2 and 1→3 share leaf 0's uplink (a quarter NIC each); 0→1 stays in the leaf and
+        // gets what 0→2 leaves of node 0's NIC: three quarters.
+        transport.send(from: 0, to: 2, bytes: bytes, token: 0, queue: &queue)
+        transport.send(from: 1, to: 3, bytes: bytes, token: 1, queue: &queue)
+        transport.send(from: 0, to: 1, bytes: bytes, token: 2, queue: &queue)
+        var arrivals: [Int: Double] = [:]
+        while let e = queue.pop() { if let m = transport.handle(e, queue: &queue) { arrivals[m.token] = queue.now } }
+        let local = bytes / (0.75 * nic.bandwidth) + nic.latency
+        let crossing = bytes / (0.25 * nic.bandwidth) + nic.latency + 1e-6
+        #expect(abs(arrivals[2]! - local) < 1e-9)
+        #expect(abs(arrivals[0]! - crossing) < 1e-9)
+        #expect(abs(arrivals[1]! - crossing) < 1e-9)
+        #expect(transport.statistics.delivered == 3)
+    }
+
+    @Test func longRingPathsAndReusedFlowSlotsKeepTheirLinks() {
+        // A 12-node ring: 0→6 crosses six links (more than the four of other fabrics), sent
+        // after shorter flows have finished and freed their slots.
+        let link = LinkKind.roce100
+        let topology = ClusterTopology(nodes: 12, devicesPerNode: 1, intraNode: .nvlink3, interNode: link, fabric: .ring)
+        var queue = EventQueue(seed: 1)
+        let transport = SimulatedTransport(network: NetworkModel(topology), seed: 1)
+        let bytes = 1e6
+        for d in 0..<12 { transport.send(from: d, to: (d + 1) % 12, bytes: bytes, token: d, queue: &queue) }
+        while let e = queue.pop() { _ = transport.handle(e, queue: &queue) }
+        let start = queue.now
+        transport.send(from: 0, to: 6, bytes: bytes, token: 100, queue: &queue)
+        transport.send(from: 3, to: 4, bytes: bytes, token: 101, queue: &queue)
+        var arrivals: [Int: Double] = [:]
+        while let e = queue.pop() { if let m = transport.handle(e, queue: &queue) { arrivals[m.token] = queue.now - start } }
+        // 3→4 shares link 3→4 with 0→6: both run at half rate, then 0→6 alone is no faster
+        // (they finish together).
+        let shared = bytes / (0.5 * link.bandwidth)
+        #expect(abs(arrivals[100]! - (shared + 6 * link.latency)) < 1e-9)
+        #expect(abs(arrivals[101]! - (shared + link.latency)) < 1e-9)
+        let perLink = transport.linkBytes
+        #expect(perLink.reduce(0, +) == 12 * bytes + 6 * bytes + bytes)
+    }
 }
 
 @Suite struct MemoryFormulaTests {
