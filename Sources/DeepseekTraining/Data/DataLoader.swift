@@ -1,11 +1,16 @@
 import DeepseekCore
 import DeepseekTensor
+import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Prepares the mini-batches of an epoch ahead of the training loop, on a background task, so
-/// gathering and augmenting batch `k + 1` overlaps the step that uses batch `k`.
+/// Prepares the mini-batches of an epoch ahead of the training loop, on a thread of its own at
+/// the lowest priority, so gathering and augmenting batch `k + 1` fills the idle moments of the
+/// step that uses batch `k` rather than taking a core from it.
 ///
-/// A background task makes batches in epoch order — gathered by `Batches`, then augmented
+/// The producer thread makes batches in epoch order — gathered by `Batches`, then augmented
 /// (seeded by `(augmentation seed, epoch, batch index)`), then passed through `transform` — and
 /// puts them in a queue of at most `prefetch` batches; `next()` takes them out. Because every
 /// batch is a pure function of its epoch and index, the sequence is the same however the two
@@ -21,8 +26,8 @@ import Synchronization
 /// await loader.stop()
 /// ```
 ///
-/// Starting another epoch or calling `stop()` cancels the background task and waits for it; a
-/// loader that is dropped cancels it too. A task waiting in `next()` that is cancelled throws
+/// Starting another epoch or calling `stop()` stops the producer and waits for it; a loader that
+/// is dropped stops it too. A task waiting in `next()` that is cancelled throws
 /// `CancellationError` at once. One task at a time may wait in `next()`.
 public actor DataLoader {
     /// The batches each epoch is made from.
@@ -37,7 +42,7 @@ public actor DataLoader {
     /// without hopping onto the actor: at a thousand steps a second the hop alone cost several
     /// per cent of the step.
     private nonisolated let current = Mutex<PrefetchQueue?>(nil)
-    private var producer: Task<Void, Never>?
+    private var producer: ProducerThread?
     /// The epoch being served, once `epoch(_:)` was called.
     public private(set) var currentEpoch: Int?
     private nonisolated let waiting = Atomic<Bool>(false)
@@ -47,7 +52,7 @@ public actor DataLoader {
     ///   - augmentation: applied to the images of every batch (float32 images only).
     ///   - prefetch: the queue's capacity, at least 1.
     ///   - transform: applied last to every batch (standardization, a dtype cast, …); it runs on
-    ///     the background task.
+    ///     the producer thread.
     /// - Throws: `DatasetError.invalidArgument` for a prefetch depth below 1.
     public init(
         _ batches: Batches, augmentation: Augmentation? = nil, prefetch: Int = 2,
@@ -63,11 +68,11 @@ public actor DataLoader {
     }
 
     deinit {
-        producer?.cancel()
+        producer?.stop()
         current.withLock { $0?.close() }
     }
 
-    /// Batch `index` of epoch `epoch`, made the way the background task makes it — for checks,
+    /// Batch `index` of epoch `epoch`, made the way the producer thread makes it — for checks,
     /// and for replaying a batch without a loader.
     public nonisolated func makeBatch(epoch: Int, index: Int, order: [Int]) throws -> MiniBatch {
         try maker.make(epoch: epoch, index: index, order: order)
@@ -83,21 +88,25 @@ public actor DataLoader {
         let count = batches.batchesPerEpoch
         current.withLock { $0 = queue }
         currentEpoch = epoch
-        // Detached: the work must not run on this actor, or it would hold up `next()`. It holds
-        // the maker and the queue but not the loader, so dropping the loader ends it (deinit).
+        // A thread of its own at the lowest priority (nice 19): making batches is memory-bound
+        // copying that should fill the cores' idle moments, not take a core from the step's
+        // parallel kernels (a task on the shared pool did, and the kernel waited for the worker
+        // it displaced). The consumer waiting in `next()` leaves a core idle, so the thread
+        // always gets to run when it is needed. It holds the maker and the queue but not the
+        // loader, so dropping the loader ends it (deinit).
         let maker = self.maker
-        producer = Task.detached {
+        producer = ProducerThread { thread in
             for index in 0..<count {
-                if Task.isCancelled { break }
+                if thread.isStopped { break }
                 let result = Result { try maker.make(epoch: epoch, index: index, order: order) }
-                guard await queue.put(result) else { return }
+                guard queue.putWaiting(result) else { return }
                 if case .failure = result { break }
             }
             queue.finish()
         }
     }
 
-    /// The next batch of the current epoch, waiting for the background task if it is behind;
+    /// The next batch of the current epoch, waiting for the producer if it is behind;
     /// `nil` once the epoch is over (and before any `epoch(_:)` call).
     ///
     /// - Throws: the error that making the batch threw (the epoch then ends), or
@@ -119,13 +128,13 @@ public actor DataLoader {
     /// Batches made and waiting in the queue now.
     public nonisolated var bufferedCount: Int { current.withLock { $0?.count ?? 0 } }
 
-    /// Cancels the background task and waits until it has finished; `next()` then returns `nil`.
+    /// Stops the producer thread and waits until it has finished; `next()` then returns `nil`.
     public func stop() async {
         current.withLock { $0?.close() }
-        let task = producer
+        let thread = producer
         producer = nil
-        task?.cancel()
-        await task?.value
+        thread?.stop()
+        await thread?.finished()
     }
 }
 
@@ -162,6 +171,8 @@ final class PrefetchQueue: Sendable {
 
     let capacity: Int
     private let state = Mutex(State())
+    /// Signalled whenever room appears or the queue closes, for a producer blocked in `putWaiting`.
+    private let space = DispatchSemaphore(value: 0)
 
     init(capacity: Int) { self.capacity = capacity }
 
@@ -192,6 +203,25 @@ final class PrefetchQueue: Sendable {
         }
     }
 
+    /// Appends `item`, blocking the calling thread while the queue is full (a producer thread's
+    /// `put`); `false` when the queue was closed.
+    func putWaiting(_ item: Item) -> Bool {
+        while true {
+            let (accepted, waiter) = state.withLock { s -> (Bool?, CheckedContinuation<Void, Never>?) in
+                if s.closed { return (false, nil) }
+                guard s.count < capacity else { return (nil, nil) }
+                s.items.append(item)
+                defer { s.consumer = nil }
+                return (true, s.consumer)
+            }
+            if let accepted {
+                waiter?.resume()
+                return accepted
+            }
+            space.wait()
+        }
+    }
+
     /// Marks the end of the items: once the queue is empty, `take()` returns `nil`.
     func finish() {
         let waiter = state.withLock { s in
@@ -213,6 +243,7 @@ final class PrefetchQueue: Sendable {
         }
         p?.resume()
         c?.resume()
+        space.signal()
     }
 
     /// The oldest item, waiting while the queue is empty; `nil` after `finish()` or `close()`.
@@ -235,6 +266,7 @@ final class PrefetchQueue: Sendable {
             }
             if let item {
                 waiter?.resume()
+                space.signal()
                 return item
             }
             if ended { return nil }
@@ -256,6 +288,52 @@ final class PrefetchQueue: Sendable {
                 }
                 waiter?.resume()
             }
+        }
+    }
+}
+
+/// The data loader's producer: a thread of its own at the lowest scheduling priority.
+final class ProducerThread: Sendable {
+    private let stopped = Atomic<Bool>(false)
+    private let done = Mutex<(finished: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let body: @Sendable (ProducerThread) -> Void
+
+    /// Starts `body` on a new thread at nice 19.
+    init(_ body: @escaping @Sendable (ProducerThread) -> Void) {
+        self.body = body
+        var t = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&t, nil, { raw in
+            let thread = Unmanaged<ProducerThread>.fromOpaque(raw!).takeRetainedValue()
+            // Lowest priority: on Linux the nice value is per thread, and `who` 0 is the caller.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            thread.body(thread)
+            let waiters = thread.done.withLock { d -> [CheckedContinuation<Void, Never>] in
+                d.finished = true
+                defer { d.waiters = [] }
+                return d.waiters
+            }
+            for w in waiters { w.resume() }
+            return nil
+        }, context)
+        pthread_detach(t)
+    }
+
+    /// Whether `stop()` was called: the body should return.
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    /// Asks the body to return (it checks between batches).
+    func stop() { stopped.store(true, ordering: .releasing) }
+
+    /// Returns once the body has returned.
+    func finished() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = done.withLock { d -> Bool in
+                if d.finished { return true }
+                d.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
         }
     }
 }
