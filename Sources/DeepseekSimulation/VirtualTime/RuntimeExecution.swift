@@ -28,6 +28,8 @@ public struct RuntimeExecutionReport: Sendable {
     public var deviceSecondsPerStepAndRank: Double
     /// Real seconds the simulation took.
     public var wallSeconds: Double
+    /// Events of the virtual cluster's queue (deliveries, kernel ends, timers) over the whole run.
+    public var events: Int
     /// What stopped the run early (a crashed node's silence ends in a timeout), with the step
     /// and the virtual time; `nil` when every step completed.
     public var failure: String?
@@ -189,6 +191,6 @@ extension Scenario {
             messagesPerStep: Double(statistics.messages) / Double(max(1, times.count)), bytesPerStep: Double(statistics.bytes) / Double(max(1, times.count)),
             kernelsPerStepAndRank: Double(statistics.kernels) / Double(max(1, times.count) * ranks),
             deviceSecondsPerStepAndRank: statistics.deviceSeconds / Double(max(1, times.count) * ranks),
-            wallSeconds: (ContinuousClock.now - wallStart).inSeconds, failure: failure, trace: trace ? recorder.drain() : [])
+            wallSeconds: (ContinuousClock.now - wallStart).inSeconds, events: statistics.events, failure: failure, trace: trace ? recorder.drain() : [])
     }
 }

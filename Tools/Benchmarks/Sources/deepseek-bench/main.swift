@@ -79,7 +79,7 @@ do {
         case .tracing:
             report = try runTracing(options)
             try await appendTracingOverhead(options, to: &report)
-        case .simulation: report = try runSimulation(options)
+        case .simulation: report = try await runSimulation(options)
         }
         if let other = load.fraction() {
             report.otherLoad = other
