@@ -146,6 +146,17 @@ extension CPUBackend {
     /// image by image (see `convDense`).
     static let perImageConvolutionWork = 1 << 22
 
+    /// For kernel column `kx`: the input column of output column 0 (`shift`, ix = ox·sw + shift)
+    /// and the output columns `lo..<hi` whose input column lies inside the image, [0, width).
+    @inline(__always)
+    static func insideColumns(kx: Int, width w: Int, outputWidth ow: Int, _ p: Conv2dParameters) -> (shift: Int, lo: Int, hi: Int) {
+        let sw = p.stride.w
+        let shift = kx * p.dilation.w - p.padding.left
+        let lo = Swift.min(ow, shift >= 0 ? 0 : (-shift + sw - 1) / sw)
+        let hi = Swift.max(lo, Swift.min(ow, w - shift <= 0 ? 0 : (w - shift + sw - 1) / sw))
+        return (shift, lo, hi)
+    }
+
     /// Lays out the receptive fields of one image's `channels` planes as the columns of a
     /// `[channels·kh·kw, oh·ow]` matrix whose rows lie `rowStride` elements apart, with zeros where
     /// a window reaches into the padding.
@@ -154,17 +165,14 @@ extension CPUBackend {
         _ p: Conv2dParameters, into columns: UnsafeMutablePointer<T>, rowStride: Int
     ) {
         let (sh, sw) = (p.stride.h, p.stride.w)
-        let (dh, dw) = (p.dilation.h, p.dilation.w)
+        let dh = p.dilation.h
         let size = MemoryLayout<T>.stride
         var row = columns
         for c in 0..<channels {
             let plane = image + c * h * w
             for ky in 0..<kh {
                 for kx in 0..<kw {
-                    // Output columns whose input column lies inside the image: ix = ox·sw − left + kx·dw ∈ [0, w).
-                    let shift = kx * dw - p.padding.left
-                    let lo = Swift.min(ow, shift >= 0 ? 0 : (-shift + sw - 1) / sw)
-                    let hi = Swift.max(lo, Swift.min(ow, w - shift <= 0 ? 0 : (w - shift + sw - 1) / sw))
+                    let (shift, lo, hi) = insideColumns(kx: kx, width: w, outputWidth: ow, p)
                     // Rows are short (LeNet's: 10–28 elements): inline vector moves, not memcpy calls.
                     for oy in 0..<oh {
                         let dst = row + oy * ow

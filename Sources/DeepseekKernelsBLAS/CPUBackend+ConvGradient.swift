@@ -111,22 +111,19 @@ extension CPUBackend: ConvolutionGradientKernels {
     ) {
         image.update(repeating: 0, count: channels * h * w)
         let (sh, sw) = (p.stride.h, p.stride.w)
-        let (dh, dw) = (p.dilation.h, p.dilation.w)
+        let dh = p.dilation.h
         var row = columns
         for c in 0..<channels {
             let plane = image + c * h * w
             for ky in 0..<kh {
                 for kx in 0..<kw {
-                    // Output columns whose input column lies inside the image (as in `im2col`).
-                    let shift = kx * dw - p.padding.left
-                    let lo = Swift.min(ow, shift >= 0 ? 0 : (-shift + sw - 1) / sw)
-                    let hi = Swift.max(lo, Swift.min(ow, w - shift <= 0 ? 0 : (w - shift + sw - 1) / sw))
+                    let (shift, lo, hi) = insideColumns(kx: kx, width: w, outputWidth: ow, p)
                     for oy in 0..<oh {
                         let iy = oy * sh - p.padding.top + ky * dh
                         guard iy >= 0 && iy < h, lo < hi else { continue }
                         let src = row + oy * ow
                         if sw == 1 {
-                            addFloats(src + lo, into: plane + iy * w + shift + lo, count: hi - lo)
+                            addShortFloats(src + lo, into: plane + iy * w + shift + lo, count: hi - lo)
                         } else {
                             let dst = plane + iy * w
                             for ox in lo..<hi { dst[ox * sw + shift] += src[ox] }
@@ -135,23 +132,6 @@ extension CPUBackend: ConvolutionGradientKernels {
                     row += oh * ow
                 }
             }
-        }
-    }
-
-    /// `d[0..<count] += s[0..<count]`, eight lanes at a time: the rows are short (10–30
-    /// elements), where the compiler's loop spends more on alias checks and its scalar tail.
-    @inline(__always)
-    static func addFloats(_ s: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>, count: Int) {
-        let (from, to) = (UnsafeRawPointer(s), UnsafeMutableRawPointer(d))
-        var i = 0
-        while i &+ 8 <= count {
-            let sum = to.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) + from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-            to.storeBytes(of: sum, toByteOffset: i &* 4, as: SIMD8<Float>.self)
-            i &+= 8
-        }
-        while i < count {
-            d[i] += s[i]
-            i &+= 1
         }
     }
 }

@@ -60,3 +60,20 @@ package func clearShortBytes(_ destination: UnsafeMutableRawPointer, byteCount n
         for i in 0..<n { destination.storeBytes(of: UInt8(0), toByteOffset: i, as: UInt8.self) }
     }
 }
+
+/// `destination[0..<count] += source[0..<count]`, eight lanes at a time; each element gets the
+/// same single addition as in a scalar loop.
+@inlinable @inline(__always)
+package func addShortFloats(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int) {
+    let (from, to) = (UnsafeRawPointer(source), UnsafeMutableRawPointer(destination))
+    var i = 0
+    while i &+ 8 <= count {
+        let sum = to.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) + from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+        to.storeBytes(of: sum, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < count {
+        destination[i] += source[i]
+        i &+= 1
+    }
+}

@@ -246,19 +246,12 @@ extension Col2im {
     /// Each element gets the same single addition as in a scalar loop.
     @inline(__always)
     func addRow<T: BinaryFloatingPoint>(_ s: UnsafePointer<T>, into d: UnsafeMutablePointer<T>, count: Int) {
-        var i = 0
         if T.self == Float.self {
-            let (from, to) = (UnsafeRawPointer(s), UnsafeMutableRawPointer(d))
-            while i &+ 8 <= count {
-                let sum = to.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) + from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-                to.storeBytes(of: sum, toByteOffset: i &* 4, as: SIMD8<Float>.self)
-                i &+= 8
-            }
+            addShortFloats(
+                UnsafeRawPointer(s).assumingMemoryBound(to: Float.self), into: UnsafeMutableRawPointer(d).assumingMemoryBound(to: Float.self), count: count)
+            return
         }
-        while i < count {
-            d[i] += s[i]
-            i &+= 1
-        }
+        for i in 0..<count { d[i] += s[i] }
     }
 }
 

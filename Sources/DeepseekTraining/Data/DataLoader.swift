@@ -181,17 +181,7 @@ final class PrefetchQueue: Sendable {
     /// Appends `item`, waiting while the queue is full; `false` when the queue was closed.
     func put(_ item: Item) async -> Bool {
         while true {
-            let (accepted, waiter) = state.withLock { s -> (Bool?, CheckedContinuation<Void, Never>?) in
-                if s.closed { return (false, nil) }
-                guard s.count < capacity else { return (nil, nil) }
-                s.items.append(item)
-                defer { s.consumer = nil }
-                return (true, s.consumer)
-            }
-            if let accepted {
-                waiter?.resume()
-                return accepted
-            }
+            if let accepted = offer(item) { return accepted }
             await withCheckedContinuation { c in
                 let resumeNow = state.withLock { s in
                     if s.closed || s.count < capacity { return true }
@@ -207,19 +197,23 @@ final class PrefetchQueue: Sendable {
     /// `put`); `false` when the queue was closed.
     func putWaiting(_ item: Item) -> Bool {
         while true {
-            let (accepted, waiter) = state.withLock { s -> (Bool?, CheckedContinuation<Void, Never>?) in
-                if s.closed { return (false, nil) }
-                guard s.count < capacity else { return (nil, nil) }
-                s.items.append(item)
-                defer { s.consumer = nil }
-                return (true, s.consumer)
-            }
-            if let accepted {
-                waiter?.resume()
-                return accepted
-            }
+            if let accepted = offer(item) { return accepted }
             space.wait()
         }
+    }
+
+    /// Appends `item` if there is room (waking a waiting consumer): `true`; `false` when the
+    /// queue was closed; `nil` when it is full.
+    private func offer(_ item: Item) -> Bool? {
+        let (accepted, waiter) = state.withLock { s -> (Bool?, CheckedContinuation<Void, Never>?) in
+            if s.closed { return (false, nil) }
+            guard s.count < capacity else { return (nil, nil) }
+            s.items.append(item)
+            defer { s.consumer = nil }
+            return (true, s.consumer)
+        }
+        waiter?.resume()
+        return accepted
     }
 
     /// Marks the end of the items: once the queue is empty, `take()` returns `nil`.
