@@ -33,12 +33,7 @@ public struct CostModel: Sendable {
 
     /// The work of a node, computed on meta tensors.
     public static func work(of node: Graph.Node, in graph: Graph) -> KernelCost {
-        let inputs = node.inputs.map { graph[value: $0].type }
-        if case .custom(let op) = node.op { return op.cost(inputs, outputs: node.outputs.map { graph[value: $0].type }) }
-        if node.op.isSource || node.op.isView { return KernelCost() }
-        let meta = MetaBackend(recording: false)
-        _ = try? KernelBackends.using(meta) { try node.op.evaluate(inputs.map { Tensor.meta($0.shape, dtype: $0.dtype) }) }
-        return meta.total
+        work(of: node.op, inputs: node.inputs.map { graph[value: $0].type }, outputs: node.outputs.map { graph[value: $0].type })
     }
 
     static func key(_ node: Graph.Node, _ graph: Graph, _ kind: DeviceKind) -> String {

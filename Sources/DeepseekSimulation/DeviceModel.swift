@@ -1,3 +1,4 @@
+public import DeepseekGraph
 /// A simulated accelerator: peak throughput per dtype, memory bandwidth and capacity, kernel
 /// launch overhead — the published figures of a real part (sources in docs/simulation.md).
 ///
@@ -56,6 +57,10 @@ public struct DeviceModel: Sendable, Hashable, CustomStringConvertible {
 
     /// Peak FLOP/s for a compute precision.
     public func peak(_ precision: ComputePrecision) -> Double { precision == .fp32 ? fp32 : fp16 }
+
+    /// The kind of kernel `op` runs, the key of `measuredSecondsPerFlop` (its signature up to the
+    /// first parenthesis or space: `matmul`, `conv2d`).
+    public static func kernelKind(of op: GraphOp) -> String { String(op.signature.prefix { $0 != "(" && $0 != " " }) }
 
     /// Seconds for a kernel of `flops` and `bytes` at `precision`.
     @inline(__always)

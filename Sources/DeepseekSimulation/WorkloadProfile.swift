@@ -104,7 +104,7 @@ public struct WorkloadProfile: Sendable {
 
         let work = { (node: Graph.Node) -> NodeCost in
             let c = CostModel.work(of: node, in: graph)
-            return NodeCost(flops: c.flops, bytes: c.bytes, kernel: String(node.op.signature.prefix { $0 != "(" && $0 != " " }))
+            return NodeCost(flops: c.flops, bytes: c.bytes, kernel: DeviceModel.kernelKind(of: node.op))
         }
         for node in graph.nodes {
             let i = node.id.rawValue

@@ -54,7 +54,7 @@ distributed actor Echo {
         var expected = 0.0
         for n in graph.nodes where !n.op.isSource {
             let w = CostModel.work(of: n, in: graph)
-            expected += DeviceModel.a100.seconds(flops: w.flops, bytes: w.bytes, precision: .fp32, kernel: String(n.op.signature.prefix { $0 != "(" && $0 != " " }))
+            expected += DeviceModel.a100.seconds(flops: w.flops, bytes: w.bytes, precision: .fp32, kernel: DeviceModel.kernelKind(of: n.op))
         }
         #expect(expected > 4 * DeviceModel.a100.launchOverhead)
         #expect(abs(seconds - expected) < 1e-9, "virtual \(seconds) s, modelled kernels \(expected) s")

@@ -38,7 +38,7 @@ struct VirtualDevicePacing: KernelPacing {
 
     func pace(_ op: GraphOp, inputs: [TensorType], outputs: [TensorType]) async -> PacedKernel {
         let work = CostModel.work(of: op, inputs: inputs, outputs: outputs)
-        let kernel = String(op.signature.prefix { $0 != "(" && $0 != " " })
+        let kernel = DeviceModel.kernelKind(of: op)
         // Values are float32 here; a scenario in 16-bit precision moves half the bytes.
         let bytes = work.bytes * cluster.precision.bytes / 4
         // Every dispatched node costs the device's launch overhead, a view too: a measured

@@ -52,7 +52,6 @@ public final class VirtualCluster: TaskExecutor, DeepseekClock, CallScheduler, @
         var deliveries: [Int: Delivery] = [:]
         var receivers: [NodeID: any TransportReceiver] = [:]
         var devices: [Int: DeviceQueue] = [:]
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         /// Kernels waiting for or running on a device, with the virtual time they started.
         var kernels: [Int: (continuation: CheckedContinuation<Double, Never>, started: Double)] = [:]
         var statistics = VirtualRunStatistics()
@@ -74,7 +73,7 @@ public final class VirtualCluster: TaskExecutor, DeepseekClock, CallScheduler, @
         var next = 0
     }
 
-    static let kindTimer: UInt32 = 100, kindResume: UInt32 = 101
+    static let kindTimer: UInt32 = 100
 
     /// A cluster of `topology`'s devices, each a process, computing at `device`'s speed.
     ///
@@ -118,18 +117,6 @@ public final class VirtualCluster: TaskExecutor, DeepseekClock, CallScheduler, @
         return ScheduledAction { [weak self] in _ = self?.state.withLock { $0.timers.removeValue(forKey: id) } }
     }
 
-    /// Suspends the calling task for `seconds` of virtual time.
-    public func sleep(seconds: Double) async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            state.withLock { s in
-                let id = s.nextID
-                s.nextID += 1
-                s.waiters[id] = c
-                s.queue.schedule(at: s.queue.now + max(0, seconds), kind: Self.kindResume, id)
-            }
-        }
-    }
-
     // MARK: Executor
 
     public func enqueue(_ job: consuming ExecutorJob) {
@@ -142,6 +129,7 @@ public final class VirtualCluster: TaskExecutor, DeepseekClock, CallScheduler, @
             guard s.head < s.jobs.count else { return nil }
             let job = s.jobs[s.head]
             s.head += 1
+            s.statistics.jobs += 1
             if s.head == s.jobs.count {
                 s.jobs.removeAll(keepingCapacity: true)
                 s.head = 0
@@ -244,7 +232,6 @@ public final class VirtualCluster: TaskExecutor, DeepseekClock, CallScheduler, @
     /// What the loop does next, taken under the lock and done outside it.
     enum Step {
         case timer(@Sendable () -> Void)
-        case resume(CheckedContinuation<Void, Never>)
         case kernelDone(CheckedContinuation<Double, Never>, started: Double)
         case deliver(Delivery, any TransportReceiver)
         case nothing
@@ -258,8 +245,6 @@ public final class VirtualCluster: TaskExecutor, DeepseekClock, CallScheduler, @
             switch e.kind {
             case Self.kindTimer:
                 return s.timers.removeValue(forKey: e.a).map(Step.timer) ?? .nothing
-            case Self.kindResume:
-                return s.waiters.removeValue(forKey: e.a).map(Step.resume) ?? .nothing
             default:
                 guard let m = s.network.handle(e, queue: &s.queue) else { return .nothing }
                 if m.isCompute { return deviceFinished(token: m.token, &s) }
@@ -344,7 +329,6 @@ final class VirtualRunLoop: @unchecked Sendable {
         var idleSince: ContinuousClock.Instant?
         while true {
             if let job = cluster.nextJob() {
-                cluster.state.withLock { $0.statistics.jobs += 1 }
                 job.runSynchronously(on: executor)
                 idleSince = nil
                 continue
@@ -356,7 +340,6 @@ final class VirtualRunLoop: @unchecked Sendable {
             if let step = cluster.nextEvent() {
                 switch step {
                 case .timer(let action): action()
-                case .resume(let c): c.resume()
                 case .kernelDone(let c, let started): c.resume(returning: started)
                 case .deliver(let d, let receiver):
                     do {

@@ -152,10 +152,11 @@ private struct BatchMaker: Sendable {
     }
 }
 
-/// A bounded first-in first-out queue between one producing and one consuming task.
+/// A bounded first-in first-out queue between one producing thread and one consuming task.
 ///
-/// Both sides wait with continuations that are always resumed: by the other side, by `close()`,
-/// or (for the consumer) by cancellation — so no wait outlives the queue's use.
+/// The producer blocks on a semaphore signalled by every take and by `close()`; the consumer
+/// waits with a continuation resumed by the producer, by `close()` or by cancellation — so no
+/// wait outlives the queue's use.
 final class PrefetchQueue: Sendable {
     typealias Item = Result<MiniBatch, any Error>
 
@@ -164,7 +165,6 @@ final class PrefetchQueue: Sendable {
         var head = 0
         var finished = false
         var closed = false
-        var producer: CheckedContinuation<Void, Never>?
         var consumer: CheckedContinuation<Void, Never>?
         var count: Int { items.count - head }
     }
@@ -177,21 +177,6 @@ final class PrefetchQueue: Sendable {
     init(capacity: Int) { self.capacity = capacity }
 
     var count: Int { state.withLock { $0.count } }
-
-    /// Appends `item`, waiting while the queue is full; `false` when the queue was closed.
-    func put(_ item: Item) async -> Bool {
-        while true {
-            if let accepted = offer(item) { return accepted }
-            await withCheckedContinuation { c in
-                let resumeNow = state.withLock { s in
-                    if s.closed || s.count < capacity { return true }
-                    s.producer = c
-                    return false
-                }
-                if resumeNow { c.resume() }
-            }
-        }
-    }
 
     /// Appends `item`, blocking the calling thread while the queue is full (a producer thread's
     /// `put`); `false` when the queue was closed.
@@ -228,14 +213,13 @@ final class PrefetchQueue: Sendable {
 
     /// Wakes both sides for good: `put` returns `false`, `take` returns `nil` once it finds no item.
     func close() {
-        let (p, c) = state.withLock { s in
+        let c = state.withLock { s in
             s.closed = true
             s.items.removeAll()
             s.head = 0
-            defer { s.producer = nil; s.consumer = nil }
-            return (s.producer, s.consumer)
+            defer { s.consumer = nil }
+            return s.consumer
         }
-        p?.resume()
         c?.resume()
         space.signal()
     }
@@ -244,7 +228,7 @@ final class PrefetchQueue: Sendable {
     func take() async throws -> Item? {
         while true {
             try Task.checkCancellation()
-            let (item, ended, waiter) = state.withLock { s -> (Item?, Bool, CheckedContinuation<Void, Never>?) in
+            let (item, ended) = state.withLock { s -> (Item?, Bool) in
                 if s.count > 0 {
                     let item = s.items[s.head]
                     s.head += 1
@@ -253,13 +237,11 @@ final class PrefetchQueue: Sendable {
                         s.items.removeFirst(s.head)
                         s.head = 0
                     }
-                    defer { s.producer = nil }
-                    return (item, false, s.producer)
+                    return (item, false)
                 }
-                return (nil, s.finished || s.closed, nil)
+                return (nil, s.finished || s.closed)
             }
             if let item {
-                waiter?.resume()
                 space.signal()
                 return item
             }

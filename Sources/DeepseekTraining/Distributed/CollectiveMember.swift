@@ -87,7 +87,7 @@ public actor Communicator {
     public nonisolated let actorSystem: DeepseekActorSystem
     public nonisolated let settings: CommunicatorSettings
     /// Where this communicator's own tasks (sends, timeouts) run: the actor system's choice.
-    nonisolated let taskExecutor: (any TaskExecutor)?
+    nonisolated var taskExecutor: (any TaskExecutor)? { actorSystem.settings.taskExecutor }
     var member: CollectiveMember?
     var peers: [Int: CollectiveMember] = [:]
     var operations: [UInt64: Operation] = [:]
@@ -113,7 +113,6 @@ public actor Communicator {
         self.rank = rank
         self.actorSystem = actorSystem
         self.settings = settings
-        self.taskExecutor = actorSystem.settings.taskExecutor
         let path = "collectives/\(group.name)/\(rank)"
         self.member = DeepseekActorSystem.withWellKnownPath(path) { CollectiveMember(communicator: self, actorSystem: actorSystem) }
     }
